@@ -1,0 +1,1 @@
+"""The desktop agent: probes, span building, privacy guard, spool and publisher."""

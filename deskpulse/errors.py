@@ -1,0 +1,72 @@
+"""The one exception tree of deskpulse.
+
+::
+
+    DeskpulseError                  root: everything deskpulse raises on purpose
+    ├── ConfigError                 bad settings, flags or files (a user mistake)
+    ├── PolicyError                 a policy (do-not-track, schedule) that is refused
+    ├── StackError                  the embedded stack cannot be found or started
+    │   └── StackNotRunning         no running stack behind a data dir
+    ├── QueryError                  SQL rejected by ClickHouse (message from the engine)
+    └── OperationalError            retryable: a service is unreachable or failing
+        ├── BrokerUnavailable       Kafka / tansu cannot be reached
+        └── StoreUnavailable        ClickHouse / chDB cannot be reached or written
+
+Context travels as keyword fields (``hint=``, ``code=``); third-party
+exceptions are translated at the boundary with ``raise ... from exc``.
+The CLI prints ``Type: message`` for these and exits non-zero; anything else is
+a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class DeskpulseError(Exception):
+    """Root of every error deskpulse raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class ConfigError(DeskpulseError):
+    """Settings, flags or files that cannot be used as given."""
+
+    exit_code = 2
+
+
+class PolicyError(ConfigError):
+    """A policy that is refused (unknown zone, malformed hours, ...)."""
+
+
+class StackError(DeskpulseError):
+    """The embedded stack cannot be started, found or talked to."""
+
+
+class StackNotRunning(StackError):
+    """No running embedded stack behind the data dir."""
+
+    exit_code = 3
+
+
+class QueryError(DeskpulseError):
+    """ClickHouse refused a query; the message is the engine's."""
+
+
+class OperationalError(DeskpulseError):
+    """A retryable failure of a service deskpulse depends on."""
+
+
+class BrokerUnavailable(OperationalError):
+    """The Kafka broker cannot be reached."""
+
+
+class StoreUnavailable(OperationalError):
+    """ClickHouse cannot be reached or written."""

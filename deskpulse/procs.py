@@ -1,0 +1,136 @@
+"""Child processes of the embedded stack: start, watch, stop — bounded in time."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from deskpulse.errors import StackError
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int) -> None:
+    """Ask Linux to signal the child when its parent dies (no orphans after kill -9)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+class Child:
+    """One supervised child process with its own log file."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path, *,
+                 env: dict[str, str] | None = None, death_signal: int = signal.SIGTERM) -> None:
+        self.name = name
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("ab")
+        logger.debug("starting %s: %s", name, " ".join(argv))
+        self.proc = subprocess.Popen(  # noqa: S603 - argv built by us
+            list(argv), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, preexec_fn=lambda: _die_with_parent(death_signal),
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; returns the exit code."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+
+def http_json(url: str, *, timeout: float = 2.0, body: bytes | None = None,
+              token: str | None = None) -> tuple[int, object]:
+    """GET (or POST ``body``) and decode the JSON answer; (status, value)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, headers=headers,
+                                 method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
+            return resp.status, orjson.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return exc.code, {"error": raw.decode(errors="replace")}
+
+
+def wait_ready(child: Child, url: str, timeout: float) -> dict:
+    """Poll ``url`` until it answers 200, the child dies, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise StackError(f"{child.name} exited with code {child.proc.returncode} "
+                             f"while starting; last lines of {child.log_path}:\n"
+                             f"{child.log_tail()}")
+        try:
+            status, last = http_json(url, timeout=1.0)
+            if status == 200 and isinstance(last, dict):
+                return last
+        except (OSError, orjson.JSONDecodeError) as exc:
+            last = exc
+        time.sleep(0.2)
+    raise StackError(f"{child.name} was not ready after {timeout:.0f}s (last answer: {last!r})",
+                     hint=f"see {child.log_path}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

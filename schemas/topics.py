@@ -1,0 +1,35 @@
+"""Every Kafka topic of the pipeline, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ACTIVITY = "deskpulse.activity"
+SPANS = "deskpulse.spans"
+ROLLUPS = "deskpulse.rollups"
+DEADLETTER = "deskpulse.deadletter"
+POLICY_DNT = "deskpulse.policy.dnt"
+POLICY_SCHEDULE = "deskpulse.policy.schedule"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    compacted: bool = False
+    #: policy topics have one partition so that their order is total
+    single_partition: bool = False
+
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(ACTIVITY),
+    TopicSpec(SPANS),
+    TopicSpec(ROLLUPS),
+    TopicSpec(DEADLETTER),
+    TopicSpec(POLICY_DNT, compacted=True, single_partition=True),
+    TopicSpec(POLICY_SCHEDULE, compacted=True, single_partition=True),
+)
+
+
+def message_key(tenant: str, user: str) -> bytes:
+    """The key of an activity message: ``<tenant>/<user>`` in UTF-8."""
+    return f"{tenant}/{user}".encode()

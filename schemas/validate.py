@@ -1,0 +1,173 @@
+"""Validation of raw activity messages, with a machine-readable reason for every refusal.
+
+Reasons (the ``reason`` column of ``deskpulse.deadletter``):
+
+=================== =========================================================
+``invalid_json``    the message is not JSON (or not UTF-8)
+``not_an_object``   the JSON is not an object
+``unknown_schema``  ``schema`` is missing or not ``deskpulse.activity.v1``
+``missing_field``   a required field is absent (``field`` names it)
+``wrong_type``      a field has the wrong JSON type
+``empty``           a required string is empty
+``too_long``        a string is longer than its limit
+``bad_format``      a string does not match its pattern (tenant)
+``negative``        an integer is below its minimum
+``end_before_start`` ``end_ms < start_ms``
+``span_too_long``   ``end_ms > start_ms + 3600000``
+``in_future``       ``start_ms`` more than 5 minutes after processing time
+``too_old``         ``end_ms`` older than the 7-day late-arrival horizon
+=================== =========================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from schemas.activity import (
+    FUTURE_TOLERANCE_MS,
+    LATE_HORIZON_MS,
+    MAX_SPAN_MS,
+    SCHEMA_ID,
+    ActivityEvent,
+)
+
+REASONS = (
+    "invalid_json", "not_an_object", "unknown_schema", "missing_field", "wrong_type", "empty",
+    "too_long", "bad_format", "negative", "end_before_start", "span_too_long", "in_future",
+    "too_old",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """Why a message is not a valid v1 event."""
+
+    reason: str
+    detail: str
+    field: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    kind: type
+    required: bool
+    min_len: int | None
+    max_len: int | None
+    pattern: re.Pattern[str] | None
+    minimum: int | None
+    default: Any
+
+
+def _rules() -> tuple[_Rule, ...]:
+    kinds = {"str": str, "int": int, "bool": bool}
+    out = []
+    for f in dataclasses.fields(ActivityEvent):
+        m = f.metadata
+        if f.name == "schema":
+            continue  # checked first, on its own
+        out.append(_Rule(
+            name=f.name,
+            kind=kinds[f.type if isinstance(f.type, str) else f.type.__name__],
+            required=m["required"],
+            min_len=m["min_len"],
+            max_len=m["max_len"],
+            pattern=re.compile(m["pattern"]) if m["pattern"] else None,
+            minimum=m["minimum"],
+            default=None if m["required"] else f.default,
+        ))
+    return tuple(out)
+
+
+_RULES = _rules()
+_JSON_NAMES = {str: "a string", int: "an integer", bool: "a boolean"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _check(rule: _Rule, value: Any) -> Invalid | None:
+    kind = rule.kind
+    # bool is a subclass of int in Python; JSON true is never an integer here.
+    if type(value) is not kind:
+        return Invalid("wrong_type", f"{rule.name} must be {_JSON_NAMES[kind]}, "
+                                     f"got {_json_type(value)}", rule.name)
+    if kind is str:
+        if rule.min_len and not value:
+            return Invalid("empty", f"{rule.name} must not be empty", rule.name)
+        if rule.max_len is not None and len(value) > rule.max_len:
+            return Invalid("too_long", f"{rule.name} is {len(value)} characters, "
+                                       f"at most {rule.max_len} allowed", rule.name)
+        if rule.pattern is not None and not rule.pattern.match(value):
+            return Invalid("bad_format", f"{rule.name} must match {rule.pattern.pattern}",
+                           rule.name)
+    elif kind is int and rule.minimum is not None and value < rule.minimum:
+        return Invalid("negative", f"{rule.name} must be >= {rule.minimum}", rule.name)
+    return None
+
+
+def decode(raw: bytes) -> Any | Invalid:
+    """The JSON value of ``raw``, or why it is not JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Invalid("invalid_json", f"not valid JSON: {exc}")
+
+
+def validate_event(obj: Any, now_ms: int) -> ActivityEvent | Invalid:
+    """Check a decoded JSON value against event v1 at processing time ``now_ms``."""
+    if not isinstance(obj, dict):
+        return Invalid("not_an_object", f"expected a JSON object, got {_json_type(obj)}")
+    schema = obj.get("schema")
+    if schema != SCHEMA_ID:
+        return Invalid("unknown_schema", f"schema must be {SCHEMA_ID!r}, got {schema!r}"[:200],
+                       "schema")
+    values: dict[str, Any] = {"schema": SCHEMA_ID}
+    for rule in _RULES:
+        value = obj.get(rule.name)
+        if value is None:
+            if rule.required:
+                return Invalid("missing_field", f"{rule.name} is required", rule.name)
+            values[rule.name] = rule.default
+            continue
+        problem = _check(rule, value)
+        if problem is not None:
+            return problem
+        values[rule.name] = value
+    start, end = values["start_ms"], values["end_ms"]
+    if end < start:
+        return Invalid("end_before_start", f"end_ms {end} is before start_ms {start}", "end_ms")
+    if end - start > MAX_SPAN_MS:
+        return Invalid("span_too_long", f"span of {end - start} ms exceeds {MAX_SPAN_MS} ms",
+                       "end_ms")
+    if start > now_ms + FUTURE_TOLERANCE_MS:
+        return Invalid("in_future", f"start_ms is {start - now_ms} ms after processing time",
+                       "start_ms")
+    if end < now_ms - LATE_HORIZON_MS:
+        return Invalid("too_old", f"end_ms is {now_ms - end} ms before processing time, "
+                                  f"older than the {LATE_HORIZON_MS} ms horizon", "end_ms")
+    return ActivityEvent(**values)
+
+
+def parse(raw: bytes, now_ms: int) -> ActivityEvent | Invalid:
+    """Decode and validate one raw message."""
+    obj = decode(raw)
+    if isinstance(obj, Invalid):
+        return obj
+    return validate_event(obj, now_ms)

@@ -1,0 +1,1 @@
+"""The ClickHouse sink: migrations, row decoding, batch writer, Kafka loop, query endpoint."""

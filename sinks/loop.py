@@ -1,0 +1,163 @@
+"""The sink's Kafka loop: batch, write, then commit.
+
+Offsets are committed only after every row of the batch was written. When
+ClickHouse refuses a write, the batch is kept, consumption is paused and the
+write is retried with a bounded exponential back-off; nothing unwritten is
+ever committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from deskpulse.errors import StoreUnavailable
+from deskpulse.settings import KafkaSettings
+from schemas import topics
+from sinks.batch import Batch
+from sinks.writer import RowWriter
+
+logger = logging.getLogger(__name__)
+
+SINK_TOPICS = (topics.SPANS, topics.ROLLUPS, topics.DEADLETTER)
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    group_id: str = "deskpulse-sink"
+    max_rows: int = 50_000
+    max_age_s: float = 0.5
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 10.0
+    session_timeout_ms: int = 6000
+
+
+@dataclass
+class SinkState:
+    """What the loop reports on ``/health`` and ``/metrics``."""
+
+    assigned: bool = False
+    messages: int = 0
+    rows_written: int = 0
+    batches: int = 0
+    poisoned: int = 0
+    write_failures: int = 0
+    failing_since: float | None = None
+    last_error: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        with self.lock:
+            return {
+                "ready": self.assigned and self.failing_since is None,
+                "assigned": self.assigned,
+                "messages": self.messages,
+                "rows_written": self.rows_written,
+                "batches": self.batches,
+                "poisoned": self.poisoned,
+                "write_failures": self.write_failures,
+                "failing_for_s": (round(time.monotonic() - self.failing_since, 1)
+                                  if self.failing_since else 0.0),
+                "last_error": self.last_error,
+            }
+
+
+class SinkLoop:
+    def __init__(self, kafka: KafkaSettings, writer: RowWriter,
+                 settings: SinkSettings | None = None, state: SinkState | None = None) -> None:
+        self.settings = settings or SinkSettings()
+        self.state = state or SinkState()
+        self._writer = writer
+        self._consumer = Consumer(kafka.librdkafka(**{
+            "group.id": self.settings.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": self.settings.session_timeout_ms,
+            "heartbeat.interval.ms": 1000,
+        }))
+        self._batch = Batch()
+
+    def run(self, stop: threading.Event) -> None:
+        self._consumer.subscribe(list(SINK_TOPICS), on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke)
+        try:
+            while not stop.is_set():
+                self._poll_once(stop)
+            self._flush(stop)
+        finally:
+            self._consumer.close()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self.state.lock:
+            self.state.assigned = True
+        logger.info("sink assigned %d partitions", len(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Write what we hold for these partitions before another member takes them.
+        self._flush(threading.Event())
+
+    def _poll_once(self, stop: threading.Event) -> None:
+        room = max(1, self.settings.max_rows - self._batch.row_count())
+        messages = self._consumer.consume(num_messages=min(room, 10_000), timeout=0.1)
+        now_ms = int(time.time() * 1000)
+        for msg in messages:
+            if msg.error():
+                logger.warning("consumer error: %s", msg.error())
+                continue
+            self._batch.add(msg.topic(), msg.partition(), msg.offset(), msg.value() or b"",
+                            now_ms)
+        if (self._batch.row_count() >= self.settings.max_rows
+                or self._batch.age() >= self.settings.max_age_s):
+            self._flush(stop)
+
+    def _flush(self, stop: threading.Event) -> None:
+        batch = self._batch
+        if not batch.messages:
+            return
+        delay = self.settings.backoff_initial_s
+        paused = False
+        while True:
+            try:
+                for table, columns, rows, token in batch.writes():
+                    self._writer.write(table, columns, rows, token)
+                break
+            except StoreUnavailable as exc:
+                with self.state.lock:
+                    self.state.write_failures += 1
+                    self.state.last_error = str(exc)
+                    if self.state.failing_since is None:
+                        self.state.failing_since = time.monotonic()
+                logger.warning("write failed, retrying in %.1fs: %s", delay, exc)
+                if not paused:
+                    self._consumer.pause(self._consumer.assignment())
+                    paused = True
+                if stop.wait(delay):
+                    logger.error("stopping with an unwritten batch of %d messages; "
+                                 "it was not committed and will be read again",
+                                 batch.messages)
+                    return
+                self._consumer.poll(0)  # keep the group membership alive
+                delay = min(delay * 2, self.settings.backoff_max_s)
+        self._commit(batch)
+        if paused:
+            self._consumer.resume(self._consumer.assignment())
+        with self.state.lock:
+            self.state.failing_since = None
+            self.state.messages += batch.messages
+            self.state.rows_written += batch.row_count()
+            self.state.batches += 1
+            self.state.poisoned += batch.poisoned
+        self._batch = Batch()
+
+    def _commit(self, batch: Batch) -> None:
+        offsets = [TopicPartition(t, p, o) for (t, p), o in batch.commit_offsets().items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # The rows are written; if the commit is lost they are read again and
+            # collapse in the store (same keys), so this is safe to log and go on.
+            logger.warning("offset commit failed (rows already written): %s", exc)

@@ -1,0 +1,76 @@
+"""Entry point of the sink process: ``python -m sinks.main``.
+
+Opens the store, applies migrations, serves the loopback endpoint and runs the
+Kafka loop until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from types import FrameType
+
+from deskpulse.logs import configure_process_logging
+from deskpulse.settings import KafkaSettings
+from sinks import migrate
+from sinks.loop import SinkLoop, SinkState
+from sinks.server import StoreEndpoint
+from sinks.writer import ClickHouseWriter, connect, run_query
+
+logger = logging.getLogger(__name__)
+
+
+def metrics_text(state: SinkState) -> str:
+    lines = []
+    for name, value in state.as_dict().items():
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, int | float):
+            lines.append(f"deskpulse_sink_{name} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="deskpulse-sink")
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--clickhouse", required=True, help="chdb:///path or http(s)://...")
+    parser.add_argument("--http-host", default="127.0.0.1")
+    parser.add_argument("--http-port", type=int, default=0)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--loglevel", default="INFO")
+    args = parser.parse_args(argv)
+    configure_process_logging(args.loglevel)
+
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    writer_client = connect(args.clickhouse)
+    applied = migrate.apply(writer_client)
+    logger.info("migrations applied: %s", [m.version for m in applied] or "none pending")
+    query_client = connect(args.clickhouse)  # its own handle: queries never wait for inserts
+
+    state = SinkState()
+    loop = SinkLoop(KafkaSettings(bootstrap=args.bootstrap), ClickHouseWriter(writer_client),
+                    state=state)
+    endpoint = StoreEndpoint(host=args.http_host, port=args.http_port, token=args.token,
+                             health=state.as_dict,
+                             query=lambda sql: run_query(query_client, sql),
+                             metrics=lambda: metrics_text(state))
+    endpoint.start()
+    logger.info("store endpoint on http://%s:%d", args.http_host, endpoint.port)
+    try:
+        loop.run(stop)
+    finally:
+        endpoint.stop()
+        logger.info("sink stopped")
+
+
+if __name__ == "__main__":
+    main()

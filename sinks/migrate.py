@@ -1,0 +1,80 @@
+"""Versioned SQL migrations, applied once each and recorded in ``deskpulse.schema_migrations``.
+
+The plan is computed without I/O (:func:`plan`); :func:`apply` runs it on a
+client. Files are ``NNNN_name.sql`` in ``sinks/migrations``; statements are
+separated by a ``;`` at the end of a line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+LEDGER_DDL = (
+    "CREATE TABLE IF NOT EXISTS deskpulse.schema_migrations "
+    "(version UInt32, name String, checksum String, applied_at DateTime('UTC') DEFAULT now()) "
+    "ENGINE = MergeTree ORDER BY version"
+)
+
+
+class SqlRunner(Protocol):
+    def command(self, sql: str) -> object: ...
+    def query(self, sql: str) -> object: ...
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self) -> list[str]:
+        body = "\n".join(line for line in self.sql.splitlines()
+                         if not line.lstrip().startswith("--"))
+        return [s.strip() for s in re.split(r";\s*$", body, flags=re.M) if s.strip()]
+
+
+def load_migrations() -> list[Migration]:
+    folder = resources.files("sinks") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+def plan(migrations: list[Migration], applied: set[int]) -> list[Migration]:
+    return [m for m in migrations if m.version not in applied]
+
+
+def applied_versions(client: SqlRunner) -> set[int]:
+    client.command("CREATE DATABASE IF NOT EXISTS deskpulse")
+    client.command(LEDGER_DDL)
+    result = client.query("SELECT version FROM deskpulse.schema_migrations")
+    return {int(row[0]) for row in result.result_rows}  # type: ignore[attr-defined]
+
+
+def apply(client: SqlRunner) -> list[Migration]:
+    """Apply every pending migration; returns what was applied (empty when up to date)."""
+    todo = plan(load_migrations(), applied_versions(client))
+    for migration in todo:
+        logger.info("applying migration %04d_%s", migration.version, migration.name)
+        for statement in migration.statements():
+            client.command(statement)
+        client.command(
+            "INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES "
+            f"({migration.version}, '{migration.name}', '{migration.checksum}')"
+        )
+    return todo

@@ -1,0 +1,59 @@
+"""Writes rows into ClickHouse (a server over HTTP, or chDB in process)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from deskpulse.errors import QueryError, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class RowWriter(Protocol):
+    def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple],
+              dedup_token: str) -> None: ...
+
+
+def connect(dsn: str) -> Any:
+    """A clickhouse-connect client for ``dsn`` (``chdb:///path`` or ``http(s)://...``)."""
+    try:
+        return clickhouse_connect.get_client(dsn=dsn)
+    except ClickHouseError as exc:
+        raise StoreUnavailable(f"cannot open ClickHouse at {redact_dsn(dsn)}: {exc}") from exc
+
+
+def redact_dsn(dsn: str) -> str:
+    if "@" in dsn and "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return dsn
+
+
+class ClickHouseWriter:
+    """:class:`RowWriter` over a clickhouse-connect client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple],
+              dedup_token: str) -> None:
+        try:
+            self._client.insert(table, rows, column_names=list(columns),
+                                settings={"insert_deduplication_token": dedup_token})
+        except ClickHouseError as exc:
+            raise StoreUnavailable(f"writing {len(rows)} rows to {table} failed: {exc}") from exc
+
+
+def run_query(client: Any, sql: str) -> tuple[list[str], list[list[Any]]]:
+    """Execute ``sql``; returns (column names, rows)."""
+    try:
+        result = client.query(sql)
+    except ClickHouseError as exc:
+        raise QueryError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) \
+            from exc
+    return list(result.column_names), [list(r) for r in result.result_rows]

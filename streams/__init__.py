@@ -1,0 +1,1 @@
+"""Stream processing: pure policy and aggregation functions, and thin Faust agents over them."""

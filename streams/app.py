@@ -1,0 +1,146 @@
+"""The Faust application: thin agents over :mod:`streams.core`.
+
+Faust is wrapped here, at the edge: the app is built by a factory (no
+autodiscovery, no subclassing), messages are read and written as raw bytes and
+decoded with orjson by the pure core.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import faust
+import orjson
+from faust.types import EventT
+
+from schemas import topics
+from streams.core import Accepted, Rejected, SeenIndex, process
+
+logger = logging.getLogger(__name__)
+
+RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bootstrap: str
+    partitions: int
+    data_dir: Path
+    app_id: str = "deskpulse-streams"
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    batch_size: int = 2000
+    batch_within_s: float = 0.2
+    session_timeout_s: float = 6.0
+
+
+class TableSeenIndex:
+    """:class:`~streams.core.SeenIndex` backed by a Faust table with a changelog.
+
+    Entries are written to the changelog partition of the event they come from,
+    so that whichever worker owns that partition after a rebalance or restart
+    recovers them.
+    """
+
+    def __init__(self, table: faust.Table) -> None:
+        self._table = table
+
+    def add_if_absent(self, key: str, partition: int, expires_ms: int) -> bool:
+        data = self._table.data
+        if key in data:
+            return False
+        data[key] = expires_ms
+        self._table.send_changelog(partition, key, expires_ms)
+        return True
+
+
+@dataclass
+class Counters:
+    """Worker counters, exposed on ``/metrics``."""
+
+    events_in: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    deadlettered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def create_app(settings: WorkerSettings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        key_serializer="json",  # table keys; topics below say "raw" explicitly
+        autodiscover=False,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=1.0,
+        broker_max_poll_records=settings.batch_size,
+        stream_buffer_maxsize=settings.batch_size * 2,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_compression_type="lz4",
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+    )
+    source = app.topic(topics.ACTIVITY, partitions=settings.partitions, **RAW)
+    spans = app.topic(topics.SPANS, partitions=settings.partitions, **RAW)
+    rollups = app.topic(topics.ROLLUPS, partitions=settings.partitions, **RAW)
+    deadletter = app.topic(topics.DEADLETTER, partitions=settings.partitions, **RAW)
+    seen_table = app.Table(
+        "seen", partitions=settings.partitions, key_type=str, value_type=int,
+    )
+    seen: SeenIndex = TableSeenIndex(seen_table)
+    counters = Counters()
+    state = {"assigned": False}
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(app_: faust.App, assigned: set, **_: object) -> None:
+        state["assigned"] = True
+
+    def send_outcomes(batch: Iterable[EventT]) -> None:
+        now_ms = int(time.time() * 1000)
+        for event in batch:
+            msg = event.message
+            counters.events_in += 1
+            outcome = process(event.value, now_ms=now_ms, seen=seen,
+                              partition=msg.partition, offset=msg.offset)
+            if isinstance(outcome, Accepted):
+                counters.accepted += 1
+                key = msg.key
+                spans.send_soon(key=key, value=orjson.dumps(outcome.span))
+                rollups.send_soon(key=key, value=orjson.dumps(outcome.rollup))
+            elif isinstance(outcome, Rejected):
+                counters.deadlettered += 1
+                deadletter.send_soon(key=msg.key, value=orjson.dumps(outcome.deadletter))
+            else:
+                counters.duplicates += 1
+
+    @app.agent(source)
+    async def activity(stream: faust.Stream) -> None:
+        async for batch in stream.take_events(settings.batch_size,
+                                              within=settings.batch_within_s):
+            send_outcomes(batch)
+
+    @app.page("/health")
+    async def health(web: object, request: object) -> object:
+        body = {"ready": state["assigned"], **counters.as_dict()}
+        return app.web.json(body, status=200 if state["assigned"] else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: object, request: object) -> object:
+        lines = [f"deskpulse_streams_{name}_total {value}"
+                 for name, value in counters.as_dict().items()]
+        return app.web.text("\n".join(lines) + "\n")
+
+    return app

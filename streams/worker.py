@@ -1,0 +1,32 @@
+"""Entry point of one stream worker process: ``python -m streams.worker``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import faust
+
+from streams.app import WorkerSettings, create_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="deskpulse-streams")
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--partitions", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--web-port", type=int, required=True)
+    parser.add_argument("--app-id", default="deskpulse-streams")
+    parser.add_argument("--loglevel", default="warning")
+    args = parser.parse_args(argv)
+    settings = WorkerSettings(bootstrap=args.bootstrap, partitions=args.partitions,
+                              data_dir=args.data_dir, web_port=args.web_port, app_id=args.app_id)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
+    logging.getLogger(__name__).info("starting stream worker %s", settings)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
