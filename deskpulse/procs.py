@@ -134,3 +134,26 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def exit_when_orphaned(grace_s: float = 10.0, check_every_s: float = 0.5) -> None:
+    """In a child of the stack: if the parent goes away, stop — hard after ``grace_s``.
+
+    The parent death signal asks for a graceful stop, but a graceful stop can hang
+    once the broker is gone too (the Kafka clients wait for it); this daemon
+    thread makes sure the process never outlives its stack.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(check_every_s)
+        logger.warning("parent %d is gone; stopping (hard stop in %.0fs)", parent, grace_s)
+        with contextlib.suppress(OSError):
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_s)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()

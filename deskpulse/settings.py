@@ -34,7 +34,8 @@ _SECRET_WORDS = ("password", "secret", "token", "key.pem", "private")
 
 
 def _mask(extra: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("***" if any(w in k.lower() for w in _SECRET_WORDS) else v) for k, v in extra.items()}
+    return {k: ("***" if any(w in k.lower() for w in _SECRET_WORDS) else v)
+            for k, v in extra.items()}
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def load_settings(
         else None
     )
     resolved_tenant = tenant or env.get(ENV_TENANT) or file_cfg.get("tenant") or DEFAULT_TENANT
-    resolved_dir = data_dir or env.get(ENV_DATA_DIR) or file_cfg.get("data_dir") or default_data_dir()
+    resolved_dir = (data_dir or env.get(ENV_DATA_DIR) or file_cfg.get("data_dir")
+                    or default_data_dir())
     return Settings(
         data_dir=Path(resolved_dir).expanduser(),
         tenant=str(resolved_tenant),

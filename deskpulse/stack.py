@@ -46,6 +46,8 @@ class StackInfo:
     token: str
     partitions: int
     started_at: float
+    #: part name -> pid of its process
+    children: dict[str, int]
 
     @staticmethod
     def path(data_dir: Path) -> Path:
@@ -194,12 +196,13 @@ class EmbeddedStack:
         store_url = f"http://{HOST}:{store_port}"
         worker_url = f"http://{HOST}:{web_port}"
         wait_ready(sink, f"{store_url}/health", self.start_timeout)
-        self._progress("sink ready")
+        self._progress("sink is consuming")
         wait_ready(worker, f"{worker_url}/health", self.start_timeout)
-        self._progress("stream worker ready")
+        self._progress("stream worker joined its consumer group")
         self.info = StackInfo(pid=os.getpid(), data_dir=str(self.data_dir), broker=bootstrap,
                               store_url=store_url, worker_url=worker_url, token=token,
-                              partitions=self.partitions, started_at=time.time())
+                              partitions=self.partitions, started_at=time.time(),
+                              children={c.name: c.pid for c in self.children})
         self.info.save()
         return self.info
 

@@ -13,6 +13,7 @@ import threading
 from types import FrameType
 
 from deskpulse.logs import configure_process_logging
+from deskpulse.procs import exit_when_orphaned
 from deskpulse.settings import KafkaSettings
 from sinks import migrate
 from sinks.loop import SinkLoop, SinkState
@@ -40,8 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http-port", type=int, default=0)
     parser.add_argument("--token", required=True)
     parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument("--standalone", action="store_true",
+                        help="keep running when the parent process exits")
     args = parser.parse_args(argv)
     configure_process_logging(args.loglevel)
+    if not args.standalone:
+        exit_when_orphaned()
 
     stop = threading.Event()
 

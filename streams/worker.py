@@ -8,6 +8,7 @@ from pathlib import Path
 
 import faust
 
+from deskpulse.procs import exit_when_orphaned
 from streams.app import WorkerSettings, create_app
 
 
@@ -19,7 +20,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--web-port", type=int, required=True)
     parser.add_argument("--app-id", default="deskpulse-streams")
     parser.add_argument("--loglevel", default="warning")
+    parser.add_argument("--standalone", action="store_true",
+                        help="keep running when the parent process exits")
     args = parser.parse_args(argv)
+    if not args.standalone:
+        exit_when_orphaned()
     settings = WorkerSettings(bootstrap=args.bootstrap, partitions=args.partitions,
                               data_dir=args.data_dir, web_port=args.web_port, app_id=args.app_id)
     app = create_app(settings)

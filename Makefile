@@ -1,0 +1,39 @@
+# deskpulse — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test unit integration bench lint schema clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python >= 3.11 (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## make run: install, then run the demo on the embedded stack and print the report
+run: $(STAMP)
+	$(VENV)/bin/deskpulse demo
+
+## make test: install, then run the whole test suite
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration tests/e2e
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## regenerate schemas/activity.v1.schema.json from the Python definition
+schema: $(STAMP)
+	$(PY) -m schemas.jsonschema
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,59 @@
+"""Shared fixtures: real services are started here, on loopback, and always stopped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deskpulse.procs import Child, free_port
+from deskpulse.stack import EmbeddedStack, StackInfo, create_topics, tansu_binary, wait_broker
+from deskpulse.store import StackStore
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str,
+             interval: float = 0.25) -> object:
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bare tansu broker with the pipeline's topics (no worker, no sink)."""
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("broker") / "broker.log"
+    child = Child("broker", [tansu_binary(), "broker", "--listener-url", f"tcp://{bootstrap}",
+                             "--advertised-listener-url", f"tcp://{bootstrap}"], log)
+    try:
+        wait_broker(bootstrap, child, timeout=20)
+        create_topics(bootstrap, partitions=3)
+        yield bootstrap
+    finally:
+        child.stop(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+    """The whole embedded stack (tansu + Faust worker + sink with chDB) for a test module."""
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    embedded = EmbeddedStack(data_dir, kafka_port=0, partitions=4)
+    info = embedded.start()
+    try:
+        yield info
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="module")
+def stack_store(stack: StackInfo) -> StackStore:
+    return StackStore(stack)

@@ -1,0 +1,114 @@
+"""The sink loop against real tansu and chDB (in this process): replay and failing writes."""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from deskpulse.errors import StoreUnavailable
+from deskpulse.settings import KafkaSettings
+from schemas import topics
+from sinks import migrate
+from sinks.loop import SinkLoop, SinkSettings
+from sinks.writer import ClickHouseWriter, connect
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+MINUTE = 1_795_000_020  # an epoch second on a minute boundary
+
+
+@pytest.fixture(scope="module")
+def chdb(tmp_path_factory):
+    """chDB allows one engine per process: one store for this module's tests."""
+    client = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
+    migrate.apply(client)
+    return client
+
+
+def rollup(i: int) -> bytes:
+    return orjson.dumps({"event_id": f"e{i}", "tenant": "acme", "user": f"u{i % 7}",
+                         "host": "h", "app": ["code", "zoom"][i % 2], "domain": "",
+                         "idle": i % 5 == 0,
+                         "minutes": [[MINUTE + 60 * (i % 30), 1000 + i], [MINUTE + 60 * 31, 7]]})
+
+
+def produce(bootstrap: str, n: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(n):
+        producer.produce(topics.ROLLUPS, key=f"acme/u{i % 7}".encode(), value=rollup(i))
+    producer.produce(topics.SPANS, key=b"acme/u0", value=b"\x00 poison \xff")
+    assert producer.flush(30) == 0
+
+
+def run_loop(bootstrap: str, writer, group: str, until) -> SinkLoop:
+    loop = SinkLoop(KafkaSettings(bootstrap=bootstrap), writer,
+                    SinkSettings(group_id=group, max_rows=500, max_age_s=0.2,
+                                 backoff_initial_s=0.05, backoff_max_s=0.2))
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: until(loop), timeout=90, what=f"sink group {group}")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    return loop
+
+
+def totals(chdb) -> tuple:
+    return chdb.query("SELECT count(), sum(active_seconds), sum(idle_seconds) "
+                      "FROM deskpulse.activity_minutes").result_rows[0]
+
+
+def expected(n: int) -> tuple[float, float]:
+    active = sum(1000 + i + 7 for i in range(n) if i % 5) / 1000
+    idle = sum(1000 + i + 7 for i in range(n) if not i % 5) / 1000
+    return active, idle
+
+
+class FlakyWriter:
+    """The real writer, refusing its first ``failures`` writes as an unreachable store would."""
+
+    def __init__(self, inner, failures: int) -> None:
+        self.inner, self.failures, self.calls = inner, failures, 0
+
+    def write(self, *args) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise StoreUnavailable("store unreachable (injected)")
+        self.inner.write(*args)
+
+
+def test_replay_from_offset_zero_changes_nothing_and_failing_writes_lose_nothing(broker, chdb):
+    n = 2000
+    produce(broker, n)
+    flaky = FlakyWriter(ClickHouseWriter(chdb), failures=4)
+    first = run_loop(broker, flaky, "sink-a", lambda lp: lp.state.messages >= n + 1)
+    assert first.state.write_failures == 4
+    assert first.state.poisoned == 1
+    rows, active, idle = totals(chdb)
+    assert (round(active, 3), round(idle, 3)) == expected(n)
+    assert rows == chdb.query("SELECT uniqExact(tenant, user, host, app, domain, minute) "
+                              "FROM deskpulse.minutes_store").result_rows[0][0]
+    dl = chdb.query("SELECT reason, topic FROM deskpulse.deadletter").result_rows
+    assert dl == [("sink_undecodable", topics.SPANS)]
+
+    # a new consumer group reads every partition again from offset 0
+    run_loop(broker, ClickHouseWriter(chdb), "sink-replay", lambda lp: lp.state.messages >= n + 1)
+    assert totals(chdb) == (rows, active, idle)
+    assert chdb.query("SELECT count() FROM deskpulse.deadletter").result_rows[0][0] == 1
+
+
+def test_migrations_applied_twice_change_nothing(chdb):
+    tables = chdb.query("SELECT name FROM system.tables WHERE database = 'deskpulse' "
+                        "ORDER BY name").result_rows
+    assert migrate.apply(chdb) == []
+    assert chdb.query("SELECT name FROM system.tables WHERE database = 'deskpulse' "
+                      "ORDER BY name").result_rows == tables
+    assert chdb.query("SELECT count() FROM deskpulse.schema_migrations").result_rows[0][0] == \
+        len(migrate.load_migrations())

@@ -1,0 +1,33 @@
+import pytest
+
+from deskpulse import settings as settings_module
+from deskpulse.errors import ConfigError
+from deskpulse.settings import load_settings
+
+
+def test_flag_beats_env_beats_file(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('tenant = "filetenant"\n[kafka]\nbootstrap = "file:9092"\n'
+                   '[kafka.extra]\n"sasl.password" = "hunter2"\n[clickhouse]\ndsn = "http://f"\n')
+    env = {"DESKPULSE_CONFIG": str(cfg), "DESKPULSE_BOOTSTRAP": "env:9092",
+           "DESKPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}
+    s = load_settings(environ=env, bootstrap="flag:9092")
+    assert s.kafka.bootstrap == "flag:9092"
+    assert s.tenant == "filetenant" and s.clickhouse_dsn == "http://f"
+    assert s.kafka.librdkafka()["security.protocol"] == "SASL_SSL"
+    assert s.kafka.librdkafka()["sasl.password"] == "hunter2"
+    assert "hunter2" not in repr(s)
+    assert load_settings(environ=env).kafka.bootstrap == "env:9092"
+    assert load_settings(environ={"DESKPULSE_CONFIG": str(cfg)}).kafka.bootstrap == "file:9092"
+
+
+def test_defaults_point_at_embedded_stack(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings_module, "default_config_path", lambda: tmp_path / "absent.toml")
+    s = load_settings(environ={"DESKPULSE_DATA_DIR": str(tmp_path)})
+    assert s.kafka is None and s.clickhouse_dsn is None
+    assert s.tenant == "default" and s.data_dir == tmp_path
+
+
+def test_missing_explicit_config_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(config=tmp_path / "nope.toml", environ={})
