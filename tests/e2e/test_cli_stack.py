@@ -32,6 +32,7 @@ class Up:
         self.proc = subprocess.Popen([*CLI, "up", "--data-dir", str(data_dir),
                                       "--kafka-port", "0", "--partitions", "2"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.data_dir = data_dir
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -45,7 +46,14 @@ class Up:
             while not self.lines.empty():
                 self.seen.append(self.lines.get())
             return next((ln for ln in self.seen if needle in ln), None)
-        return wait_for(found, timeout, f"'{needle}' from deskpulse up")
+        try:
+            return wait_for(found, timeout, f"'{needle}' from deskpulse up")
+        except BaseException:
+            logs = "".join(f"\n--- {p.name}:\n" + "\n".join(p.read_text(errors="replace")
+                                                              .splitlines()[-25:])
+                           for p in sorted((self.data_dir / "logs").glob("*.log")))
+            print(f"deskpulse up said:\n{''.join(self.seen)}{logs}")
+            raise
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -57,7 +65,7 @@ class Up:
 def up(tmp_path):
     running = Up(tmp_path)
     try:
-        running.wait_line("ready", timeout=120)
+        running.wait_line("ready", timeout=240)
         yield running
     finally:
         running.stop()
