@@ -22,50 +22,55 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "compression.type": "lz4",
     "linger.ms": 50,
     "message.timeout.ms": 120_000,
+    "reconnect.backoff.max.ms": 10_000,  # an outage of hours must not flood the log
 }
 
 
 class Publisher:
-    """Publishes events; ``on_ack(event_id)`` is called once the broker has acknowledged one."""
+    """Sends events; each send reports back once, delivered or not."""
 
     def __init__(self, kafka: KafkaSettings, *, topic: str = topics.ACTIVITY,
                  overrides: dict[str, Any] | None = None) -> None:
-        conf = {**PRODUCER_DEFAULTS, **kafka.librdkafka(), **(overrides or {})}
+        conf = {**PRODUCER_DEFAULTS, **kafka.librdkafka(), **(overrides or {}),
+                "logger": logging.getLogger("collector.kafka")}
         self._producer = Producer(conf)
         self._topic = topic
         self.acked = 0
         self.failed = 0
 
-    def publish(self, events: Iterable[ActivityEvent],
-                on_ack: Callable[[str], None] | None = None) -> int:
-        """Queue ``events`` for sending; returns how many were queued."""
-        count = 0
+    def send(self, event: ActivityEvent, on_result: Callable[[bool], None] | None = None) -> None:
+        """Queue one event; ``on_result(delivered)`` runs from :meth:`poll`/:meth:`flush`."""
 
-        def delivered(err: KafkaError | None, msg: Any, event_id: str) -> None:
+        def delivered(err: KafkaError | None, msg: Any) -> None:
             if err is None:
                 self.acked += 1
-                if on_ack:
-                    on_ack(event_id)
             else:
                 self.failed += 1
-                logger.warning("event %s not delivered: %s", event_id, err)
+                logger.warning("event %s not delivered: %s", event.event_id, err)
+            if on_result is not None:
+                on_result(err is None)
 
+        while True:
+            try:
+                self._producer.produce(self._topic, key=event.key, value=encode_event(event),
+                                       on_delivery=delivered)
+                return
+            except BufferError:
+                self._producer.poll(0.1)  # local queue full: let deliveries drain
+            except KafkaException as exc:
+                raise BrokerUnavailable(f"cannot queue event for {self._topic}: {exc}") from exc
+
+    def publish(self, events: Iterable[ActivityEvent]) -> int:
+        """Queue ``events``; returns how many were queued."""
+        count = 0
         for event in events:
-            while True:
-                try:
-                    self._producer.produce(
-                        self._topic, key=event.key, value=encode_event(event),
-                        on_delivery=lambda err, msg, eid=event.event_id: delivered(err, msg, eid),
-                    )
-                    break
-                except BufferError:
-                    self._producer.poll(0.1)  # local queue full: let deliveries drain
-                except KafkaException as exc:
-                    raise BrokerUnavailable(f"cannot queue event for {self._topic}: {exc}") \
-                        from exc
+            self.send(event)
             count += 1
         self._producer.poll(0)
         return count
+
+    def poll(self, timeout: float = 0.0) -> None:
+        self._producer.poll(timeout)
 
     def flush(self, timeout: float = 60.0) -> int:
         """Wait for outstanding deliveries; returns how many are still pending."""

@@ -59,6 +59,14 @@ class Spool:
         self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
                          "DO UPDATE SET value = value + excluded.value", (key, by))
 
+    def get_meta(self, key: str) -> int:
+        return self._meta(key)
+
+    def set_meta(self, key: str, value: int) -> None:
+        with self._db:
+            self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                             "DO UPDATE SET value = excluded.value", (key, value))
+
     @property
     def dropped(self) -> int:
         """Events dropped because the spool was full (oldest first), ever."""
@@ -101,7 +109,9 @@ class Spool:
     def pending(self, limit: int, *, exclude: set[int] | frozenset[int] = frozenset()
                 ) -> list[SpooledEvent]:
         """The oldest events not in ``exclude`` (row ids already in flight)."""
-        out = []
+        out: list[SpooledEvent] = []
+        if limit <= 0:
+            return out
         cursor = self._db.execute("SELECT id, payload FROM events ORDER BY id")
         for row_id, payload in cursor:
             if row_id in exclude:

@@ -276,6 +276,98 @@ def demo(collectors: int, seed: int, kafka_port: int, keep: bool, **common: Any)
             tmp.cleanup()
 
 
+def parse_duration(text: str) -> float:
+    """``"30m"``, ``"1h30m"``, ``"90s"`` -> seconds."""
+    import re
+    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip().lower())
+    if not text.strip() or not m or not any(m.groups()):
+        raise ValueError(text)
+    h, mi, se = (int(g or 0) for g in m.groups())
+    return float(h * 3600 + mi * 60 + se)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a duration like 30m, 1h30m or 90s") from exc
+    if seconds <= 0:
+        raise click.BadParameter("the duration must be positive")
+    return seconds
+
+
+def _collector_settings(common: dict[str, Any]) -> tuple[Any, Settings]:
+    from collector.config import collector_settings
+    from deskpulse.settings import collector_env, read_config
+    settings = _settings(**common)
+    raw = read_config(common.get("config_file"))
+    section = raw.get("collector", {})
+    return collector_settings(section, collector_env(), tenant=settings.tenant,
+                              data_dir=settings.data_dir), settings
+
+
+@cli.command()
+@_common
+def collect(**common: Any) -> None:
+    """Run the collector on this desktop, in the foreground, with a rotating log file."""
+    from collector.run import run_collector
+    from deskpulse.logs import configure_process_logging
+    csettings, settings = _collector_settings(common)
+    kafka = _kafka(settings)
+    configure_process_logging("INFO", csettings.log_file)
+    click.echo(f"collecting as {csettings.user}@{csettings.host} (tenant {csettings.tenant}); "
+               f"broker {kafka.bootstrap}; log {csettings.log_file}; Ctrl-C to stop")
+    sys.exit(run_collector(csettings, kafka))
+
+
+@cli.group(cls=Group)
+def collector() -> None:
+    """Talk to the running collector: private mode and status."""
+
+
+def _control(common: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    from collector.control import request
+    csettings, _ = _collector_settings(common)
+    return request(csettings.control_socket, body)
+
+
+def _show_collector(state: dict[str, Any]) -> None:
+    if state["paused"]:
+        until = state.get("paused_until_ms")
+        when = (dt.datetime.fromtimestamp(until / 1000, dt.UTC).strftime("%H:%M:%S UTC")
+                if until else "you resume")
+        click.echo(f"private mode: ON (nothing is recorded until {when})")
+    else:
+        click.echo("private mode: off (recording)")
+    click.echo(f"spool: {state['spooled']} events waiting, {state['dropped']} dropped when full; "
+               f"published {state['published']} since start")
+
+
+@collector.command()
+@_common
+@click.option("--for", "for_", callback=_duration, help="How long, e.g. 30m (default: until "
+              "'deskpulse collector resume').")
+def pause(for_: float | None, **common: Any) -> None:
+    """Private mode: record nothing until resumed (or for a while)."""
+    _show_collector(_control(common, {"cmd": "pause", "for_s": for_}))
+
+
+@collector.command()
+@_common
+def resume(**common: Any) -> None:
+    """Leave private mode."""
+    _show_collector(_control(common, {"cmd": "resume"}))
+
+
+@collector.command(name="status")
+@_common
+def collector_status(**common: Any) -> None:
+    """Is the collector recording, and how many events wait to be sent?"""
+    _show_collector(_control(common, {"cmd": "status"}))
+
+
 def main() -> None:
     cli(prog_name="deskpulse")
 

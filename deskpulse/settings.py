@@ -26,6 +26,8 @@ ENV_CLICKHOUSE = "DESKPULSE_CLICKHOUSE"
 ENV_TENANT = "DESKPULSE_TENANT"
 #: ``DESKPULSE_KAFKA_SECURITY_PROTOCOL=SASL_SSL`` becomes librdkafka's ``security.protocol``.
 ENV_KAFKA_PREFIX = "DESKPULSE_KAFKA_"
+#: ``DESKPULSE_COLLECTOR_POLL_INTERVAL=2`` overrides ``[collector] poll_interval``.
+ENV_COLLECTOR_PREFIX = "DESKPULSE_COLLECTOR_"
 
 DEFAULT_TENANT = "default"
 APP_NAME = "deskpulse"
@@ -74,6 +76,26 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
+def config_path(config: str | Path | None, environ: Mapping[str, str]) -> tuple[Path, bool]:
+    """The config file to read, and whether it was asked for explicitly."""
+    explicit = config or environ.get(ENV_CONFIG)
+    return Path(explicit or default_config_path()), bool(explicit)
+
+
+def read_config(config: str | Path | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The config file's content (empty when the default file does not exist)."""
+    env = os.environ if environ is None else environ
+    return _read_config(*config_path(config, env))
+
+
+def collector_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``DESKPULSE_COLLECTOR_*`` variables as ``[collector]`` keys."""
+    env = os.environ if environ is None else environ
+    return {key[len(ENV_COLLECTOR_PREFIX):].lower(): value for key, value in env.items()
+            if key.startswith(ENV_COLLECTOR_PREFIX)}
+
+
 def _read_config(path: Path, explicit: bool) -> dict[str, Any]:
     if not path.exists():
         if explicit:
@@ -106,8 +128,7 @@ def load_settings(
 ) -> Settings:
     """Resolve settings: flag > environment > config file > embedded defaults."""
     env = os.environ if environ is None else environ
-    config_path = Path(config or env.get(ENV_CONFIG) or default_config_path())
-    file_cfg = _read_config(config_path, explicit=bool(config or env.get(ENV_CONFIG)))
+    file_cfg = _read_config(*config_path(config, env))
     kafka_cfg = file_cfg.get("kafka", {})
     ch_cfg = file_cfg.get("clickhouse", {})
 

@@ -1,0 +1,206 @@
+"""The collector's run loop: probe -> privacy guard -> span builder -> spool -> publisher.
+
+Every closed span is written to the spool (on disk) before anything is sent;
+a spooled event is removed only when the broker has acknowledged it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from collector.config import CollectorSettings
+from collector.privacy import Pause, guard
+from collector.probes import WindowProbe
+from collector.publisher import Publisher
+from collector.spans import Identity, Sample, SpanBuilder
+from collector.spool import Spool
+from deskpulse import __version__
+from deskpulse.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_BATCH = 500
+#: at most this many events handed to the Kafka client at once (bounded memory in outages)
+MAX_IN_FLIGHT = 2_000
+
+
+class IdleSource(Protocol):
+    def idle_seconds(self) -> float: ...
+
+
+class UrlSource(Protocol):
+    def url_for(self, app: str, at_ms: int) -> str: ...
+
+
+@dataclass
+class Counters:
+    samples: int = 0
+    skipped: int = 0
+    spooled: int = 0
+    published: int = 0
+    failed_sends: int = 0
+
+
+class Collector:
+    def __init__(self, settings: CollectorSettings, *, probe: WindowProbe, idle: IdleSource,
+                 spool: Spool, publisher: Publisher, urls: UrlSource | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.policy = settings.privacy()
+        self._probe, self._idle, self._urls = probe, idle, urls
+        self._spool, self._publisher, self._clock = spool, publisher, clock
+        self.builder = SpanBuilder(
+            Identity(tenant=settings.tenant, host=settings.host, user=settings.user,
+                     client_version=f"deskpulse-collector/{__version__}"),
+            settings.span_policy(), next_seq=spool.next_seq)
+        self.counters = Counters()
+        self._in_flight: set[int] = set()
+        self._acked: list[int] = []
+        self._lock = threading.RLock()  # control requests arrive on another thread
+        self.pause: Pause | None = self._load_pause()
+        self.last_app = ""
+
+    # -- private mode ---------------------------------------------------------------------
+    def _load_pause(self) -> Pause | None:
+        since, until = self._spool.get_meta("pause_since"), self._spool.get_meta("pause_until")
+        if not since:
+            return None
+        return Pause(since_ms=since, until_ms=until or None)
+
+    def set_pause(self, for_seconds: float | None) -> Pause:
+        now = self._now_ms()
+        if for_seconds is not None and for_seconds <= 0:
+            raise ConfigError("the pause must last a positive time")
+        with self._lock:
+            self.pause = Pause(since_ms=now, until_ms=None if for_seconds is None
+                               else now + int(for_seconds * 1000))
+            self._spool.put(self.builder.flush(now), next_seq=self.builder.next_seq)
+            self._spool.set_meta("pause_since", now)
+            self._spool.set_meta("pause_until", self.pause.until_ms or 0)
+        logger.info("private mode on%s", f" for {for_seconds:.0f}s" if for_seconds else "")
+        return self.pause
+
+    def resume(self) -> None:
+        with self._lock:
+            self.pause = None
+            self._spool.set_meta("pause_since", 0)
+            self._spool.set_meta("pause_until", 0)
+        logger.info("private mode off")
+
+    def paused(self, now_ms: int) -> bool:
+        with self._lock:
+            if self.pause is not None and not self.pause.active(now_ms):
+                logger.info("private mode ended by itself")
+                self.resume()
+            return self.pause is not None
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return self._status()
+
+    def _status(self) -> dict[str, Any]:
+        paused = self.paused(self._now_ms())
+        return {
+            "paused": paused,
+            "paused_until_ms": self.pause.until_ms if self.pause else None,
+            "spooled": len(self._spool),
+            "dropped": self._spool.dropped,
+            "in_flight": len(self._in_flight),
+            "published": self.counters.published,
+            "samples": self.counters.samples,
+            "user": self.settings.user, "host": self.settings.host,
+            "tenant": self.settings.tenant,
+        }
+
+    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Control socket requests: pause / resume / status."""
+        cmd = req.get("cmd")
+        if cmd == "pause":
+            self.set_pause(req.get("for_s"))
+        elif cmd == "resume":
+            self.resume()
+        elif cmd != "status":
+            return {"error": f"unknown command {cmd!r}"}
+        return self.status()
+
+    # -- sampling -------------------------------------------------------------------------
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def tick(self) -> None:
+        """Take one sample and spool whatever spans it closed."""
+        now = self._now_ms()
+        with self._lock:
+            if self.paused(now):
+                events = self.builder.flush(now)
+            else:
+                sample = self._sample(now)
+                if sample is None:
+                    return  # skipped sample: the next one decides (gap rules of the builder)
+                guarded = guard(sample, self.policy, paused=False)
+                if guarded is None:  # outside the local working hours
+                    events = self.builder.flush(now)
+                else:
+                    self.counters.samples += 1
+                    events = self.builder.feed(guarded)
+            if events:
+                self.counters.spooled += self._spool.put(events, next_seq=self.builder.next_seq)
+
+    def _sample(self, now: int) -> Sample | None:
+        window = self._probe.active_window()
+        if window is None:
+            self.counters.skipped += 1
+            return None
+        self.last_app = window.app
+        idle = self._idle.idle_seconds() >= self.settings.idle_threshold
+        url = self._urls.url_for(window.app, now) if self._urls else ""
+        return Sample(at_ms=now, app=window.app, exe=window.exe, title=window.title, url=url,
+                      idle=idle)
+
+    # -- publishing -----------------------------------------------------------------------
+    def pump(self) -> None:
+        """Send spooled events that are not in flight; forget the acknowledged ones."""
+        room = min(PUBLISH_BATCH, MAX_IN_FLIGHT - len(self._in_flight))
+        for spooled in self._spool.pending(room, exclude=self._in_flight) if room > 0 else ():
+            self._in_flight.add(spooled.row_id)
+            self._publisher.send(spooled.event,
+                                 on_result=lambda ok, rid=spooled.row_id: self._done(rid, ok))
+        self._publisher.poll(0)
+        if self._acked:
+            acked, self._acked = self._acked, []
+            self._spool.ack(acked)
+
+    def _done(self, row_id: int, delivered: bool) -> None:
+        self._in_flight.discard(row_id)
+        if delivered:
+            self._acked.append(row_id)
+            self.counters.published += 1
+        else:
+            self.counters.failed_sends += 1  # stays in the spool, sent again later
+
+    def run(self, stop: threading.Event) -> None:
+        interval = self.settings.poll_interval
+        next_tick = time.monotonic()
+        while not stop.is_set():
+            self.tick()
+            self.pump()
+            next_tick += interval
+            delay = next_tick - time.monotonic()
+            if delay < 0:  # fell behind (suspend, slow display): don't burst to catch up
+                next_tick, delay = time.monotonic(), 0
+            stop.wait(delay)
+        self.shutdown()
+
+    def shutdown(self, flush_timeout: float = 10.0) -> None:
+        with self._lock:
+            events = self.builder.flush()
+            self._spool.put(events, next_seq=self.builder.next_seq)
+        self.pump()
+        self._publisher.flush(flush_timeout)
+        self.pump()
+        logger.info("collector stopped; %d events wait in the spool", len(self._spool))

@@ -1,0 +1,55 @@
+"""``deskpulse collect``: wire the real collector together and run it in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from collector.agent import Collector
+from collector.config import CollectorSettings
+from collector.control import ControlServer
+from collector.idle import InputActivity
+from collector.probes import ProbeLost, WindowProbe, open_window_probe
+from collector.publisher import Publisher
+from collector.spool import Spool
+from deskpulse.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+
+
+def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
+                  probe: WindowProbe | None = None) -> int:
+    """Run until SIGTERM/SIGINT or until the display goes away; returns an exit code."""
+    probe = probe or open_window_probe()
+    idle = InputActivity()
+    idle.start()
+    assert settings.spool_path is not None and settings.control_socket is not None
+    spool = Spool(settings.spool_path, max_events=settings.spool_max_events)
+    publisher = Publisher(kafka)
+    collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=publisher)
+    control = ControlServer(settings.control_socket, collector.handle)
+    control.start()
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    logger.info("collector started for %s@%s (tenant %s), spool %s, %d events waiting",
+                settings.user, settings.host, settings.tenant, settings.spool_path, len(spool))
+    code = 0
+    try:
+        collector.run(stop)
+    except ProbeLost as exc:
+        logger.warning("%s; stopping (the spool keeps every unsent event)", exc)
+        collector.shutdown()
+        code = 0
+    finally:
+        control.stop()
+        idle.stop()
+        probe.close()
+        spool.close()
+    return code

@@ -1,0 +1,145 @@
+"""The collector loop's logic with fakes for probe, input, clock and Kafka (no services)."""
+
+from pathlib import Path
+
+import pytest
+
+from collector.agent import Collector
+from collector.config import CollectorSettings
+from collector.probes import WindowInfo
+from collector.spool import Spool
+
+T0 = 1_795_000_000.0
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+class Probe:
+    def __init__(self):
+        self.window = WindowInfo("code", "/usr/bin/code", "a.py", 1)
+
+    def active_window(self):
+        return self.window
+
+    def close(self):
+        pass
+
+
+class Idle:
+    def __init__(self):
+        self.seconds = 0.0
+
+    def idle_seconds(self):
+        return self.seconds
+
+
+class FakePublisher:
+    """Stands in for Kafka: keeps callbacks until the test decides the outcome."""
+
+    def __init__(self):
+        self.sent, self.waiting = [], []
+
+    def send(self, event, on_result=None):
+        self.sent.append(event)
+        self.waiting.append(on_result)
+
+    def settle(self, ok=True):
+        waiting, self.waiting = self.waiting, []
+        for cb in waiting:
+            cb(ok)
+
+    def poll(self, timeout=0):
+        pass
+
+    def flush(self, timeout=0):
+        return 0
+
+
+@pytest.fixture()
+def rig(tmp_path: Path):
+    clock, probe, idle, pub = Clock(), Probe(), Idle(), FakePublisher()
+    spool = Spool(tmp_path / "spool.db")
+    settings = CollectorSettings(user="alice", host="pc", idle_threshold=180)
+    collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=pub,
+                          clock=clock)
+
+    def seconds(n):
+        for _ in range(n):
+            collector.tick()
+            clock.now += 1
+
+    return collector, clock, probe, idle, pub, spool, seconds
+
+
+def test_spans_are_spooled_before_sending_and_removed_only_on_ack(rig):
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(5)
+    probe.window = WindowInfo("firefox", "/usr/bin/firefox", "News", 2)
+    seconds(2)
+    assert len(spool) == 1 and pub.sent == []
+    collector.pump()
+    assert [e.app for e in pub.sent] == ["code"]
+    collector.pump()
+    assert len(pub.sent) == 1, "an event in flight is not sent twice"
+    pub.settle(ok=False)
+    collector.pump()
+    assert len(spool) == 1 and len(pub.sent) == 2, "a failed send stays spooled and is retried"
+    pub.settle(ok=True)
+    collector.pump()
+    assert len(spool) == 0 and collector.counters.published == 1
+
+
+def test_idle_threshold_marks_samples_idle(rig):
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(3)
+    idle.seconds = 200
+    seconds(3)
+    idle.seconds = 0
+    seconds(2)
+    spans = [p.event for p in spool.pending(10)]
+    assert [(e.idle, e.end_ms - e.start_ms) for e in spans] == [(False, 3000), (True, 3000)]
+
+
+def test_pause_closes_the_open_span_records_nothing_and_ends_by_itself(rig):
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(4)
+    pause = collector.handle({"cmd": "pause", "for_s": 10})
+    assert pause["paused"] is True and pause["paused_until_ms"] == int((T0 + 4 + 10) * 1000)
+    seconds(10)
+    assert collector.status()["paused"] is False
+    seconds(3)
+    collector.shutdown()
+    spans = [(e.start_ms, e.end_ms) for e in (p.event for p in spool.pending(10))]
+    pause_start, pause_end = int((T0 + 4) * 1000), int((T0 + 14) * 1000)
+    assert spans[0] == (int(T0 * 1000), pause_start)
+    assert all(end <= pause_start or start >= pause_end for start, end in spans)
+    assert len(spans) == 2
+
+
+def test_pause_survives_a_restart(rig, tmp_path):
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    collector.handle({"cmd": "pause"})
+    again = Collector(collector.settings, probe=probe, idle=idle, spool=spool, publisher=pub,
+                      clock=clock)
+    assert again.status()["paused"] is True and again.status()["paused_until_ms"] is None
+    assert again.handle({"cmd": "resume"})["paused"] is False
+    assert again.handle({"cmd": "nope"}) == {"error": "unknown command 'nope'"}
+
+
+def test_vanished_window_is_a_skipped_sample(rig):
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(3)
+    window, probe.window = probe.window, None
+    seconds(1)
+    probe.window = window
+    seconds(2)
+    assert collector.counters.skipped == 1
+    assert len(spool) == 0, "one skipped sample does not end the span"
+    collector.shutdown()
+    assert [(p.event.end_ms - p.event.start_ms) for p in spool.pending(5)] == [5000]
