@@ -164,13 +164,17 @@ class Collector:
 
     # -- publishing -----------------------------------------------------------------------
     def pump(self) -> None:
-        """Send spooled events that are not in flight; forget the acknowledged ones."""
+        """Forget the acknowledged events, then send spooled ones that are not in flight."""
+        self._forget_acked()  # before choosing what to send: an acked row is never resent
         room = min(PUBLISH_BATCH, MAX_IN_FLIGHT - len(self._in_flight))
         for spooled in self._spool.pending(room, exclude=self._in_flight) if room > 0 else ():
             self._in_flight.add(spooled.row_id)
             self._publisher.send(spooled.event,
                                  on_result=lambda ok, rid=spooled.row_id: self._done(rid, ok))
         self._publisher.poll(0)
+        self._forget_acked()
+
+    def _forget_acked(self) -> None:
         if self._acked:
             acked, self._acked = self._acked, []
             self._spool.ack(acked)

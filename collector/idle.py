@@ -46,5 +46,9 @@ class InputActivity:
 
     def stop(self) -> None:
         for listener in self._listeners:
-            listener.stop()  # type: ignore[attr-defined]
+            try:
+                listener.stop()  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - the display may be gone (logout): any
+                # backend error of pynput's stop is moot then, and must not hide the exit
+                logger.debug("input listener did not stop cleanly: %r", exc)
         self._listeners = []

@@ -93,6 +93,7 @@ def test_spans_are_spooled_before_sending_and_removed_only_on_ack(rig):
     pub.settle(ok=True)
     collector.pump()
     assert len(spool) == 0 and collector.counters.published == 1
+    assert len(pub.sent) == 2, "an acknowledged event is never sent again"
 
 
 def test_idle_threshold_marks_samples_idle(rig):

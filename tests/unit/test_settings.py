@@ -31,3 +31,18 @@ def test_defaults_point_at_embedded_stack(tmp_path, monkeypatch):
 def test_missing_explicit_config_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(config=tmp_path / "nope.toml", environ={})
+
+
+def test_rate_limit_filter_passes_once_per_period():
+    import logging
+
+    from deskpulse.logs import RateLimit
+    f = RateLimit(period=3600)
+
+    def rec(msg):
+        return logging.LogRecord("collector.kafka", logging.ERROR, "", 0, msg, (), None)
+
+    assert f.filter(rec("Connect to 127.0.0.1:1234 failed"))
+    assert not f.filter(rec("Connect to 127.0.0.1:1234 failed"))
+    assert not f.filter(rec("Connect to 127.0.0.1:1235 failed")), "numbers do not make it new"
+    assert f.filter(rec("another problem"))

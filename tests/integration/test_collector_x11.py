@@ -1,0 +1,246 @@
+"""The real collector on a real X server, publishing to the real tansu broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer
+
+from collector.control import request
+from collector.spool import Spool
+from deskpulse.errors import DeskpulseError
+from deskpulse.procs import Child, free_port
+from deskpulse.stack import create_topics, tansu_binary, wait_broker
+from schemas import topics
+from tests.conftest import wait_for
+from tests.integration.xdesktop import x_desktop
+
+pytestmark = pytest.mark.integration
+
+SECRET = "hunter2-Zq9"
+
+
+@pytest.fixture()
+def desktop(tmp_path):
+    with x_desktop(tmp_path) as (desk, xvfb):
+        desk.xvfb = xvfb
+        yield desk
+
+
+class CollectorProc:
+    """`deskpulse collect` as a separate process, configured through a config file."""
+
+    def __init__(self, tmp: Path, desktop, bootstrap: str, user: str, **collector) -> None:
+        self.tmp, self.user = tmp, user
+        self.socket = tmp / "ctl.sock"
+        self.log = tmp / "collector.log"
+        self.spool = tmp / "spool.db"
+        settings = {"user": user, "host": "xvfb-host", "poll_interval": 0.5, "pulsetime": 1.5,
+                    "idle_threshold": 2, "control_socket": str(self.socket),
+                    "log_file": str(self.log), "spool_path": str(self.spool), **collector}
+        body = "\n".join(f"{k} = {orjson.dumps(v).decode()}" for k, v in settings.items())
+        self.config = tmp / "config.toml"
+        self.config.write_text(f"[collector]\n{body}\n")
+        self.env = {**desktop.env, "DESKPULSE_CONFIG": str(self.config),
+                    "DESKPULSE_BOOTSTRAP": bootstrap, "DESKPULSE_DATA_DIR": str(tmp)}
+        self.child: Child | None = None
+
+    def start(self) -> None:
+        self.child = Child("collector", [sys.executable, "-m", "deskpulse.cli", "collect"],
+                           self.tmp / "collector.out", env=self.env)
+        def answering() -> bool:
+            assert self.child.alive(), self.child.log_tail()
+            try:
+                self.status()
+                return True
+            except DeskpulseError:  # not listening yet (or a stale socket of a killed one)
+                return False
+        wait_for(answering, 30, "the collector's control socket")
+
+    def status(self) -> dict:
+        return request(self.socket, {"cmd": "status"})
+
+    def stop(self) -> int:
+        assert self.child is not None
+        return self.child.stop(timeout=30)
+
+    def kill9(self) -> None:
+        os.kill(self.child.pid, signal.SIGKILL)
+        self.child.proc.wait(10)
+
+
+def published(bootstrap: str, user: str, expect_at_least: int = 1, timeout: float = 60) -> list:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{user}-{time.time()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topics.ACTIVITY])
+    out, raw = [], []
+    deadline = time.monotonic() + timeout
+    quiet_until = None
+    try:
+        while time.monotonic() < deadline:
+            msgs = [m for m in consumer.consume(500, 0.5) if not m.error()]
+            for m in msgs:
+                ev = orjson.loads(m.value())
+                if ev["user"] == user:
+                    out.append(ev)
+                    raw.append(m.value())
+                    assert m.key() == f"default/{user}".encode()
+            if len(out) >= expect_at_least:
+                quiet_until = quiet_until or time.monotonic() + 2  # drain what else is there
+                if time.monotonic() > quiet_until:
+                    break
+    finally:
+        consumer.close()
+    assert len(out) >= expect_at_least, f"only {len(out)} events for {user}"
+    return sorted(out, key=lambda e: e["start_ms"])
+
+
+def test_window_switches_idle_and_a_typed_secret(desktop, broker, tmp_path):
+    desktop.open_window("Alpha doc", "Alphaapp")
+    desktop.open_window("Beta sheet", "Betaapp")
+    desktop.activate("Alpha doc")
+    proc = CollectorProc(tmp_path, desktop, broker, user="x-switch")
+    proc.start()
+    time.sleep(3.0)        # no input: idle after 2 s
+    desktop.type(SECRET)   # input: active again
+    time.sleep(1.5)
+    desktop.activate("Beta sheet")
+    desktop.type(SECRET)
+    time.sleep(2.5)
+    desktop.activate("Alpha doc")
+    time.sleep(2.0)
+    assert proc.stop() == 0
+    events = published(broker, "x-switch", expect_at_least=4)
+
+    apps = [e["app"] for e in events]
+    assert apps[0] == "Alphaapp" and "Betaapp" in apps and apps[-1] == "Alphaapp"
+    beta = [e for e in events if e["app"] == "Betaapp"]
+    assert {e["title"] for e in beta} == {"Beta sheet"}
+    beta_ms = sum(e["end_ms"] - e["start_ms"] for e in beta)
+    assert 1500 <= beta_ms <= 4000, beta_ms  # ~2.5 s of Beta, give or take polls/activation
+    alpha_first = [e for e in events if e["app"] == "Alphaapp" and e["start_ms"] <
+                   beta[0]["start_ms"]]
+    assert [e.get("idle", False) for e in alpha_first][:2] == [False, True], \
+        "idle after 2 s without input"
+    assert alpha_first[-1].get("idle", False) is False, "typing made the person active again"
+    assert sorted(e.get("seq", 0) for e in events) == list(range(len(events))), \
+        "each span published once, numbered in order"
+    for e in events:
+        assert e["host"] == "xvfb-host" and e["client_version"].startswith("deskpulse-collector/")
+        assert e["start_ms"] <= e["end_ms"]
+
+    # the secret appears nowhere: not in Kafka, the spool (db + WAL), the log
+    everything = b"".join(orjson.dumps(e) for e in events)
+    for path in [*tmp_path.glob("spool.db*"), proc.log, tmp_path / "collector.out"]:
+        if path.exists():
+            everything += path.read_bytes()
+    assert everything and SECRET.encode() not in everything
+    assert b"hunter2" not in everything
+
+
+def test_broker_outage_events_wait_in_the_spool_then_arrive_once(desktop, tmp_path):
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    desktop.open_window("Gamma", "Gammaapp")
+    desktop.open_window("Delta", "Deltaapp")
+    proc = CollectorProc(tmp_path, desktop, bootstrap, user="x-outage", max_span=2)
+    proc.start()
+    for title in ("Gamma", "Delta", "Gamma", "Delta"):
+        desktop.activate(title)
+        time.sleep(1.2)
+    spooled = wait_for(lambda: proc.status()["spooled"], 10, "events in the spool")
+    assert proc.status()["published"] == 0
+
+    broker = Child("broker", [tansu_binary(), "broker", "--listener-url", f"tcp://{bootstrap}",
+                              "--advertised-listener-url", f"tcp://{bootstrap}"],
+                   tmp_path / "broker.log")
+    try:
+        wait_broker(bootstrap, broker, 20)
+        create_topics(bootstrap, partitions=2)
+        wait_for(lambda: proc.status()["spooled"] == 0, 60, "the spool to drain")
+        assert proc.stop() == 0
+        events = published(bootstrap, "x-outage", expect_at_least=spooled)
+        ids = [e["event_id"] for e in events]
+        assert len(ids) == len(set(ids)), "every event arrives once"
+        left = Spool(proc.spool)
+        assert len(left) == 0
+        assert len(ids) == proc_published(proc)
+    finally:
+        broker.stop(timeout=5)
+
+
+def proc_published(proc: CollectorProc) -> int:
+    text = proc.log.read_text()
+    assert "collector stopped; 0 events wait in the spool" in text
+    return int(sqlite3.connect(proc.spool).execute(
+        "SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+
+
+def test_kill9_loses_nothing_from_the_spool(desktop, broker, tmp_path):
+    desktop.open_window("Epsilon", "Epsilonapp")
+    desktop.open_window("Zeta", "Zetaapp")
+    dead_port = free_port()
+    proc = CollectorProc(tmp_path, desktop, f"127.0.0.1:{dead_port}", user="x-kill9")
+    proc.start()
+    for title in ("Epsilon", "Zeta", "Epsilon", "Zeta"):
+        desktop.activate(title)
+        time.sleep(1.0)
+    wait_for(lambda: proc.status()["spooled"] >= 3, 10, "spooled events")
+    proc.kill9()
+    before = {p.event.event_id for p in Spool(proc.spool).pending(10_000)}
+    assert len(before) >= 3
+
+    proc.env["DESKPULSE_BOOTSTRAP"] = broker  # restart, now with a reachable broker
+    proc.start()
+    wait_for(lambda: proc.status()["spooled"] == 0, 60, "the spool to drain")
+    assert proc.stop() == 0
+    after = {e["event_id"] for e in published(broker, "x-kill9", expect_at_least=len(before))}
+    assert before <= after
+
+
+def test_pause_records_nothing_and_resumes_by_itself(desktop, broker, tmp_path):
+    desktop.open_window("Eta", "Etaapp")
+    desktop.open_window("Theta", "Thetaapp")
+    desktop.activate("Eta")
+    proc = CollectorProc(tmp_path, desktop, broker, user="x-pause")
+    proc.start()
+    time.sleep(1.5)
+    state = request(proc.socket, {"cmd": "pause", "for_s": 3})
+    assert state["paused"] is True
+    until = state["paused_until_ms"]
+    since = until - 3000
+    desktop.activate("Theta")  # switched during the pause: must not be recorded
+    time.sleep(1.0)
+    assert proc.status()["paused"] is True
+    wait_for(lambda: not proc.status()["paused"], 10, "the pause to end by itself")
+    time.sleep(1.5)
+    assert proc.stop() == 0
+    events = published(broker, "x-pause", expect_at_least=2)
+    assert all(e["end_ms"] <= since or e["start_ms"] >= until for e in events), events
+    assert any(e["start_ms"] >= until and e["app"] == "Thetaapp" for e in events)
+    assert any(e["end_ms"] <= since and e["app"] == "Etaapp" for e in events)
+
+
+def test_closed_windows_and_a_dying_x_server_are_handled(desktop, tmp_path):
+    proc = CollectorProc(tmp_path, desktop, f"127.0.0.1:{free_port()}", user="x-chaos",
+                         poll_interval=0.05, pulsetime=1.0)
+    proc.start()
+    for i in range(12):  # windows that close between two polls
+        title = f"Short lived {i}"
+        desktop.open_window(title, "Shortapp")
+        desktop.activate(title)
+        desktop.close_window(title)
+    assert proc.child.alive() and proc.status()["samples"] > 0
+    desktop.xvfb.stop(timeout=5)  # logout / crash of the X server
+    wait_for(lambda: not proc.child.alive(), 30, "the collector to exit")
+    assert proc.child.proc.returncode == 0
+    log = proc.log.read_text()
+    assert "the X server went away" in log and "Traceback" not in log
+    assert len(Spool(proc.spool)) > 0, "unsent events are kept for the next start"
