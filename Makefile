@@ -22,6 +22,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
+## make bench: measure speed and memory; prints and records the numbers in BENCHMARKS.md
+bench: $(STAMP)
+	$(PY) -m tests.bench.run
+
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 

@@ -187,12 +187,18 @@ class Collector:
         else:
             self.counters.failed_sends += 1  # stays in the spool, sent again later
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event,
+            housekeeping: Callable[[], None] | None = None) -> None:
+        """Sample and publish until ``stop``; ``housekeeping`` runs about once a minute."""
         interval = self.settings.poll_interval
         next_tick = time.monotonic()
+        next_housekeeping = next_tick + 60
         while not stop.is_set():
             self.tick()
             self.pump()
+            if housekeeping is not None and time.monotonic() >= next_housekeeping:
+                housekeeping()
+                next_housekeeping = time.monotonic() + 60
             next_tick += interval
             delay = next_tick - time.monotonic()
             if delay < 0:  # fell behind (suspend, slow display): don't burst to catch up

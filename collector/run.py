@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from collector.agent import Collector
@@ -20,7 +21,9 @@ logger = logging.getLogger(__name__)
 
 
 def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
-                  probe: WindowProbe | None = None) -> int:
+                  probe: WindowProbe | None = None,
+                  after_start: Callable[[], None] | None = None) -> int:
+    """``after_start`` runs once started and then about once a minute (memory housekeeping)."""
     """Run until SIGTERM/SIGINT or until the display goes away; returns an exit code."""
     probe = probe or open_window_probe()
     idle = InputActivity()
@@ -40,9 +43,11 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
     signal.signal(signal.SIGINT, _stop)
     logger.info("collector started for %s@%s (tenant %s), spool %s, %d events waiting",
                 settings.user, settings.host, settings.tenant, settings.spool_path, len(spool))
+    if after_start is not None:
+        after_start()
     code = 0
     try:
-        collector.run(stop)
+        collector.run(stop, housekeeping=after_start)
     except ProbeLost as exc:
         logger.warning("%s; stopping (the spool keeps every unsent event)", exc)
         collector.shutdown()

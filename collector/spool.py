@@ -46,6 +46,7 @@ class Spool:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA cache_size=-512")  # 512 KiB: the spool is read sequentially
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -312,14 +312,22 @@ def _collector_settings(common: dict[str, Any]) -> tuple[Any, Settings]:
 @_common
 def collect(**common: Any) -> None:
     """Run the collector on this desktop, in the foreground, with a rotating log file."""
-    from collector.run import run_collector
-    from deskpulse.logs import configure_process_logging
+    import os
+
+    from collector.probes import open_window_probe
     csettings, settings = _collector_settings(common)
+    open_window_probe().close()  # first: no display / Wayland is the likeliest problem
     kafka = _kafka(settings)
-    configure_process_logging("INFO", csettings.log_file)
     click.echo(f"collecting as {csettings.user}@{csettings.host} (tenant {csettings.tenant}); "
                f"broker {kafka.bootstrap}; log {csettings.log_file}; Ctrl-C to stop")
-    sys.exit(run_collector(csettings, kafka))
+    # Hand over to the lean collector process (same settings, flags passed as environment).
+    env = dict(os.environ)
+    for name, value in ((ENV_DATA_DIR, settings.data_dir), (ENV_TENANT, settings.tenant),
+                        (ENV_BOOTSTRAP, kafka.bootstrap), (ENV_CONFIG, common["config_file"])):
+        if value is not None:
+            env[name] = str(value)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "collector.main"], env)
 
 
 @cli.group(cls=Group)

@@ -41,3 +41,30 @@ def test_render_formats():
     assert render(cols, rows, "json").startswith('[\n  {\n    "user": "alice"')
     table = render(cols, rows, "table")
     assert "alice" in table and table.endswith("(2 rows)\n")
+
+
+def test_collect_without_a_display_or_on_wayland_exits_cleanly(tmp_path):
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "XDG_SESSION_TYPE": "",
+           "DESKPULSE_DATA_DIR": str(tmp_path)}
+    result = run("collect", env=env)
+    assert result.exit_code == 4
+    assert result.output.startswith("ProbeUnavailable: no X display: DISPLAY is not set")
+    result = run("collect", env={**env, "XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "w-0"})
+    assert result.exit_code == 4
+    assert "this is a Wayland session" in result.output and "Traceback" not in result.output
+
+
+def test_collector_commands_without_a_running_collector(tmp_path):
+    env = {"DESKPULSE_COLLECTOR_CONTROL_SOCKET": str(tmp_path / "none.sock")}
+    result = run("collector", "status", env=env)
+    assert result.exit_code == 3 and "no collector is running" in result.output
+    result = run("collector", "pause", "--for", "half an hour", env=env)
+    assert result.exit_code == 2 and "is not a duration like 30m" in result.output
+
+
+def test_unknown_collector_setting_is_named(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[collector]\npoll_intervall = 2\n")
+    result = run("collector", "status", "--config", str(cfg))
+    assert result.exit_code == 2
+    assert "unknown collector setting 'poll_intervall'" in result.output

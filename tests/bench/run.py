@@ -1,0 +1,25 @@
+"""``make bench``: run every benchmark, print the numbers, record them in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+
+from tests.bench import collector
+
+BENCHES = {
+    "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--only", choices=sorted(BENCHES), action="append")
+    parser.add_argument("--quick", action="store_true", help="shorter runs (smoke test)")
+    args = parser.parse_args()
+    for name in args.only or list(BENCHES):
+        print(f"== {name}", flush=True)
+        BENCHES[name](args.quick)
+
+
+if __name__ == "__main__":
+    main()
