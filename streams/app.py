@@ -7,6 +7,7 @@ decoded with orjson by the pure core.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -17,8 +18,11 @@ import faust
 import orjson
 from faust.types import EventT
 
+from deskpulse.settings import KafkaSettings
 from schemas import topics
 from streams.core import Accepted, Rejected, SeenIndex, process
+from streams.metrics import StreamMetrics
+from streams.policy_io import PolicyFollower
 
 logger = logging.getLogger(__name__)
 
@@ -43,32 +47,22 @@ class TableSeenIndex:
 
     Entries are written to the changelog partition of the event they come from,
     so that whichever worker owns that partition after a rebalance or restart
-    recovers them.
+    recovers them. The value remembers where the key was first seen, so that a
+    message read again after a crash is processed again rather than dropped.
     """
 
     def __init__(self, table: faust.Table) -> None:
         self._table = table
 
-    def add_if_absent(self, key: str, partition: int, expires_ms: int) -> bool:
+    def add_if_absent(self, key: str, partition: int, offset: int, expires_ms: int) -> bool:
         data = self._table.data
-        if key in data:
-            return False
-        data[key] = expires_ms
-        self._table.send_changelog(partition, key, expires_ms)
+        known = data.get(key)
+        if known is not None:
+            return (known[1], known[2]) == (partition, offset)
+        value = [expires_ms, partition, offset]
+        data[key] = value
+        self._table.send_changelog(partition, key, value)
         return True
-
-
-@dataclass
-class Counters:
-    """Worker counters, exposed on ``/metrics``."""
-
-    events_in: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    deadlettered: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
@@ -97,12 +91,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
     spans = app.topic(topics.SPANS, partitions=settings.partitions, **RAW)
     rollups = app.topic(topics.ROLLUPS, partitions=settings.partitions, **RAW)
     deadletter = app.topic(topics.DEADLETTER, partitions=settings.partitions, **RAW)
-    seen_table = app.Table(
-        "seen", partitions=settings.partitions, key_type=str, value_type=int,
-    )
+    seen_table = app.Table("seen", partitions=settings.partitions, key_type=str, value_type=list)
     seen: SeenIndex = TableSeenIndex(seen_table)
-    counters = Counters()
+    metrics = StreamMetrics()
+    follower = PolicyFollower(KafkaSettings(bootstrap=settings.bootstrap))
     state = {"assigned": False}
+
+    @app.on_startup.connect
+    async def _follow_policies(app_: faust.App, **_: object) -> None:
+        follower.start()
 
     @app.on_partitions_assigned.connect
     async def _assigned(app_: faust.App, assigned: set, **_: object) -> None:
@@ -110,37 +107,40 @@ def create_app(settings: WorkerSettings) -> faust.App:
 
     def send_outcomes(batch: Iterable[EventT]) -> None:
         now_ms = int(time.time() * 1000)
+        policies = follower.policies
         for event in batch:
             msg = event.message
-            counters.events_in += 1
-            outcome = process(event.value, now_ms=now_ms, seen=seen,
-                              partition=msg.partition, offset=msg.offset)
+            outcome = process(event.value, now_ms=now_ms, seen=seen, partition=msg.partition,
+                              offset=msg.offset, policies=policies)
+            metrics.observe(outcome)
             if isinstance(outcome, Accepted):
-                counters.accepted += 1
                 key = msg.key
-                spans.send_soon(key=key, value=orjson.dumps(outcome.span))
+                for span in outcome.spans:
+                    spans.send_soon(key=key, value=orjson.dumps(span))
                 rollups.send_soon(key=key, value=orjson.dumps(outcome.rollup))
             elif isinstance(outcome, Rejected):
-                counters.deadlettered += 1
                 deadletter.send_soon(key=msg.key, value=orjson.dumps(outcome.deadletter))
-            else:
-                counters.duplicates += 1
 
     @app.agent(source)
     async def activity(stream: faust.Stream) -> None:
+        while not follower.loaded.is_set():  # no event before the policies are known
+            await asyncio.sleep(0.05)
         async for batch in stream.take_events(settings.batch_size,
                                               within=settings.batch_within_s):
             send_outcomes(batch)
 
+    def ready() -> bool:
+        return state["assigned"] and follower.loaded.is_set()
+
     @app.page("/health")
     async def health(web: object, request: object) -> object:
-        body = {"ready": state["assigned"], **counters.as_dict()}
-        return app.web.json(body, status=200 if state["assigned"] else 503)
+        body = {"ready": ready(), "policies_loaded": follower.loaded.is_set(),
+                **metrics.totals}
+        return app.web.json(body, status=200 if ready() else 503)
 
     @app.page("/metrics")
-    async def metrics(web: object, request: object) -> object:
-        lines = [f"deskpulse_streams_{name}_total {value}"
-                 for name, value in counters.as_dict().items()]
-        return app.web.text("\n".join(lines) + "\n")
+    async def prometheus(web: object, request: object) -> object:
+        return app.web.bytes(metrics.prometheus(),
+                             content_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

@@ -14,13 +14,20 @@ from schemas.records import PAYLOAD_LIMIT, DeadLetter, RollupRecord, SpanRecord
 from schemas.topics import ACTIVITY
 from schemas.validate import Invalid, decode, validate_event
 from streams.minutes import split_minutes
+from streams.policy import PolicySet
 
 
 class SeenIndex(Protocol):
     """Remembers which ``(tenant, event_id)`` were processed, within the horizon."""
 
-    def add_if_absent(self, key: str, partition: int, expires_ms: int) -> bool:
-        """Record ``key``; True if it was not there (the event is new)."""
+    def add_if_absent(self, key: str, partition: int, offset: int, expires_ms: int) -> bool:
+        """Record ``key``; True if the event must be processed.
+
+        True when the key is new, and also when it was recorded by this very
+        message (same partition and offset): a message read again after a crash
+        is processed again (its outputs may not have been written), whereas
+        another message with the same key is a duplicate.
+        """
         ...
 
 
@@ -28,19 +35,21 @@ class MemorySeenIndex:
     """In-memory :class:`SeenIndex` (tests, benchmarks)."""
 
     def __init__(self) -> None:
-        self.entries: dict[str, int] = {}
+        self.entries: dict[str, tuple[int, int, int]] = {}
 
-    def add_if_absent(self, key: str, partition: int, expires_ms: int) -> bool:
-        if key in self.entries:
-            return False
-        self.entries[key] = expires_ms
+    def add_if_absent(self, key: str, partition: int, offset: int, expires_ms: int) -> bool:
+        known = self.entries.get(key)
+        if known is not None:
+            return known[1:] == (partition, offset)
+        self.entries[key] = (expires_ms, partition, offset)
         return True
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    span: SpanRecord
+    spans: list[SpanRecord]
     rollup: RollupRecord
+    clipped_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +62,15 @@ class Duplicate:
     event_id: str
 
 
-Outcome = Accepted | Rejected | Duplicate
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Dropped by a policy: nothing of it is stored anywhere."""
+
+    reason: str  # "dnt" | "out_of_hours"
+
+
+Outcome = Accepted | Rejected | Duplicate | Dropped
+EMPTY_POLICIES = PolicySet()
 
 
 def seen_key(tenant: str, event_id: str) -> str:
@@ -79,30 +96,56 @@ def reject(raw: bytes, invalid: Invalid, *, obj: object, now_ms: int,
     ))
 
 
-def accept(event: ActivityEvent) -> Accepted:
+def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None) -> Accepted:
+    """Spans and minute rollup of a valid event; ``parts`` are its in-schedule pieces."""
     domain = event.domain
-    span = SpanRecord(
+    if parts is None:
+        parts = [(event.start_ms, event.end_ms)]
+    spans = [SpanRecord(
         event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
         app=event.app, exe=event.exe, title=event.title, url=event.url, domain=domain,
-        start_ms=event.start_ms, end_ms=event.end_ms, idle=event.idle,
-    )
+        start_ms=start, end_ms=end, idle=event.idle,
+    ) for start, end in parts]
+    if len(parts) == 1:
+        minutes = split_minutes(*parts[0])
+    else:
+        merged: dict[int, int] = {}
+        for start, end in parts:
+            for minute, ms in split_minutes(start, end):
+                merged[minute] = merged.get(minute, 0) + ms
+        minutes = sorted(merged.items())
     rollup = RollupRecord(
         event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
-        app=event.app, domain=domain, idle=event.idle,
-        minutes=split_minutes(event.start_ms, event.end_ms),
+        app=event.app, domain=domain, idle=event.idle, minutes=minutes,
     )
-    return Accepted(span, rollup)
+    kept = sum(e - s for s, e in parts)
+    return Accepted(spans, rollup, clipped_ms=(event.end_ms - event.start_ms) - kept)
 
 
-def process(raw: bytes, *, now_ms: int, seen: SeenIndex, partition: int, offset: int) -> Outcome:
-    """Validate, deduplicate and split one raw activity message."""
+def process(raw: bytes, *, now_ms: int, seen: SeenIndex, partition: int, offset: int,
+            policies: PolicySet = EMPTY_POLICIES) -> Outcome:
+    """Do-not-track, validate, deduplicate, clip to working hours, split into minutes.
+
+    Do-not-track comes first, before validation: nothing of a listed subject
+    reaches any output, dead letters included.
+    """
     obj = decode(raw)
     if isinstance(obj, Invalid):
         return reject(raw, obj, obj=None, now_ms=now_ms, partition=partition, offset=offset)
+    if isinstance(obj, dict) and policies.dnt and policies.blocked(
+            obj.get("tenant"), obj.get("user"), obj.get("host"), now_ms,
+            obj.get("start_ms"), obj.get("end_ms")):
+        return Dropped("dnt")
     checked = validate_event(obj, now_ms)
     if isinstance(checked, Invalid):
         return reject(raw, checked, obj=obj, now_ms=now_ms, partition=partition, offset=offset)
-    if not seen.add_if_absent(seen_key(checked.tenant, checked.event_id), partition,
+    if not seen.add_if_absent(seen_key(checked.tenant, checked.event_id), partition, offset,
                               checked.end_ms + LATE_HORIZON_MS):
         return Duplicate(checked.event_id)
-    return accept(checked)
+    schedule = policies.schedule_for(checked.tenant, checked.user)
+    if schedule is None:
+        return accept(checked)
+    parts = schedule.clip(checked.start_ms, checked.end_ms)
+    if not parts:  # (a zero-length event has no part either: it carries no time)
+        return Dropped("out_of_hours")
+    return accept(checked, parts)

@@ -1,6 +1,9 @@
+import datetime as dt
+
 import orjson
 
-from streams.core import Accepted, Duplicate, MemorySeenIndex, Rejected, process
+from streams.core import Accepted, Dropped, Duplicate, MemorySeenIndex, Rejected, process
+from streams.policy import DntEntry, PolicySet, Schedule
 
 NOW = 1_795_000_000_000
 
@@ -13,14 +16,20 @@ def raw(event_id="e1", **kw):
     return orjson.dumps(ev)
 
 
-def run(payload, seen, offset=0):
-    return process(payload, now_ms=NOW, seen=seen, partition=2, offset=offset)
+_offsets = iter(range(10**9))
+
+
+def run(payload, seen, offset=None):
+    """Each call is another message unless ``offset`` says otherwise."""
+    return process(payload, now_ms=NOW, seen=seen, partition=2,
+                   offset=next(_offsets) if offset is None else offset)
 
 
 def test_accepted_span_and_rollup():
     out = run(raw(), MemorySeenIndex())
     assert isinstance(out, Accepted)
-    assert out.span.domain == "github.com" and out.span.start_ms == NOW - 90_000
+    [span] = out.spans
+    assert span.domain == "github.com" and span.start_ms == NOW - 90_000
     assert sum(ms for _, ms in out.rollup.minutes) == 80_000
     assert out.rollup.idle is False
 
@@ -54,4 +63,74 @@ def test_deadletter_payload_truncated_and_binary_safe():
 def test_seen_entry_expires_with_the_horizon():
     seen = MemorySeenIndex()
     run(raw(), seen)
-    assert list(seen.entries.values()) == [NOW - 10_000 + 7 * 86_400_000]
+    [(expires, partition, _)] = seen.entries.values()
+    assert (expires, partition) == (NOW - 10_000 + 7 * 86_400_000, 2)
+
+
+def test_the_same_message_read_again_is_processed_again():
+    """After a crash, a re-read message was maybe never emitted: it is not a duplicate."""
+    seen = MemorySeenIndex()
+    assert isinstance(run(raw("e1"), seen, offset=5), Accepted)
+    assert isinstance(run(raw("e1"), seen, offset=5), Accepted)
+    assert isinstance(run(raw("e1"), seen, offset=6), Duplicate)
+
+
+def policies_with_dnt(kind, name, periods):
+    p = PolicySet()
+    entry = DntEntry("acme", kind, name, periods)
+    p.apply_dnt(entry.key, entry.to_record())
+    return p
+
+
+def test_dnt_user_and_host_dropped_even_when_invalid():
+    for kind, name in (("user", "alice"), ("host", "pc-1")):
+        policies = policies_with_dnt(kind, name, ((NOW - 1000, None),))
+        seen = MemorySeenIndex()
+        assert process(raw(), now_ms=NOW, seen=seen, partition=0, offset=1,
+                       policies=policies) == Dropped("dnt")
+        bad = raw(end_ms=NOW - 100_000)  # invalid: would be a dead letter for anyone else
+        assert process(bad, now_ms=NOW, seen=seen, partition=0, offset=2,
+                       policies=policies) == Dropped("dnt")
+        assert not seen.entries, "nothing of a listed subject is remembered"
+
+
+def test_dnt_late_event_from_a_listed_period_dropped_after_removal():
+    policies = policies_with_dnt("user", "alice", ((NOW - 100_000, NOW - 50_000),))
+    seen = MemorySeenIndex()
+    assert process(raw(), now_ms=NOW, seen=seen, partition=0, offset=1,
+                   policies=policies) == Dropped("dnt")  # event NOW-90s..NOW-10s overlaps
+    later = raw("e2", start_ms=NOW - 40_000, end_ms=NOW - 30_000)
+    assert isinstance(process(later, now_ms=NOW, seen=seen, partition=0, offset=2,
+                              policies=policies), Accepted)
+
+
+def test_schedule_clips_and_drops_out_of_hours():
+    policies = PolicySet()
+    when = dt.datetime.fromtimestamp(NOW / 1000, dt.UTC)
+    start = (when - dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][start.weekday()]
+    sched = Schedule.build("UTC", [f"{day} {start.hour:02d}:00-{start.hour:02d}:30"])
+    policies.apply_schedule("acme/default", sched.to_record())
+    t0 = int(start.timestamp() * 1000)
+    seen = MemorySeenIndex()
+    out = process(raw("a", start_ms=t0 + 20 * 60_000, end_ms=t0 + 40 * 60_000), now_ms=NOW,
+                  seen=seen, partition=0, offset=1, policies=policies)
+    assert isinstance(out, Accepted)
+    assert [(s.start_ms - t0, s.end_ms - t0) for s in out.spans] == [(1_200_000, 1_800_000)]
+    assert sum(ms for _, ms in out.rollup.minutes) == 600_000 and out.clipped_ms == 600_000
+    outside = process(raw("b", start_ms=t0 + 31 * 60_000, end_ms=t0 + 40 * 60_000), now_ms=NOW,
+                      seen=seen, partition=0, offset=2, policies=policies)
+    assert outside == Dropped("out_of_hours")
+    own = Schedule.build("UTC", [f"{day} {start.hour:02d}:30-{start.hour:02d}:45"])
+    policies.apply_schedule("acme/user:alice", own.to_record())  # the user's own wins
+    mine = process(raw("c", start_ms=t0 + 31 * 60_000, end_ms=t0 + 40 * 60_000), now_ms=NOW,
+                   seen=seen, partition=0, offset=3, policies=policies)
+    assert isinstance(mine, Accepted) and mine.clipped_ms == 0
+
+
+def test_dnt_entry_history():
+    e = DntEntry("acme", "user", "bob").add(100).remove(200).add(300)
+    assert e.periods == ((100, 200), (300, None))
+    assert e.listed_at(150) and not e.listed_at(250) and e.listed_at(10**12)
+    assert e.overlaps(190, 210) and not e.overlaps(200, 299)
+    assert DntEntry.from_record(e.to_record()) == e

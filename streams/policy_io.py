@@ -1,0 +1,130 @@
+"""Policy topics: publishing records, and following them into a :class:`PolicySet`.
+
+The compacted topics ``deskpulse.policy.dnt`` and ``deskpulse.policy.schedule``
+are the source of truth. Every stream worker runs a :class:`PolicyFollower`:
+a consumer outside any group that reads both topics from the beginning and keeps
+reading, so every worker knows every policy (a global table), across restarts
+and rebalances. A worker processes no event before its follower has caught up
+with the topics as they were when it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+
+from deskpulse.errors import BrokerUnavailable
+from deskpulse.settings import KafkaSettings
+from schemas import topics
+from streams.policy import PolicySet
+
+logger = logging.getLogger(__name__)
+
+POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE)
+
+
+def publish_policy(kafka: KafkaSettings, topic: str, key: str, record: dict | None,
+                   timeout: float = 30.0) -> None:
+    """Write one policy record (``None``: a tombstone) and wait for the broker's ack."""
+    producer = Producer(kafka.librdkafka(**{"acks": "all", "enable.idempotence": True}))
+    errors: list[Any] = []
+    producer.produce(topic, key=key.encode(),
+                     value=None if record is None else orjson.dumps(record),
+                     on_delivery=lambda err, msg: errors.append(err) if err else None)
+    if producer.flush(timeout) or errors:
+        raise BrokerUnavailable(f"the policy was not stored in {topic}: "
+                                f"{errors[0] if errors else 'no answer from the broker'}",
+                                hint="is the broker reachable? nothing was changed")
+
+
+class PolicyFollower:
+    """Reads the policy topics into a :class:`PolicySet` and keeps it up to date."""
+
+    def __init__(self, kafka: KafkaSettings,
+                 on_record: Callable[[str, str, dict | None], None] | None = None) -> None:
+        self.policies = PolicySet()
+        self._on_record = on_record
+        self._kafka = kafka
+        self._consumer = Consumer(kafka.librdkafka(**{
+            "group.id": f"deskpulse-policy-{uuid.uuid4().hex}",  # never joins/commits
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+        }))
+        self.loaded = threading.Event()
+        self._targets: dict[tuple[str, int], int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="policy-follower", daemon=True)
+
+    def start(self) -> None:
+        partitions = []
+        for topic in POLICY_TOPICS:
+            meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if meta is None or meta.error is not None:
+                raise BrokerUnavailable(f"policy topic {topic} is not available")
+            for p in meta.partitions:
+                partitions.append(TopicPartition(topic, p, OFFSET_BEGINNING))
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                               timeout=10)
+                if high > 0:
+                    self._targets[(topic, p)] = high
+        self._consumer.assign(partitions)
+        if not self._targets:
+            self.loaded.set()
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                for msg in self._consumer.consume(500, 0.2):
+                    if msg.error():
+                        logger.warning("policy topic error: %s", msg.error())
+                        continue
+                    self.apply(msg.topic(), msg.key().decode(), msg.value())
+                    target = self._targets.get((msg.topic(), msg.partition()))
+                    if target is not None and msg.offset() + 1 >= target:
+                        del self._targets[(msg.topic(), msg.partition())]
+                        if not self._targets:
+                            logger.info("policies loaded: %d do-not-track, %d schedules",
+                                        len(self.policies.dnt), len(self.policies.schedules))
+                            self.loaded.set()
+        except KafkaException as exc:  # pragma: no cover - reported on /health
+            logger.error("policy follower stopped: %s", exc)
+        finally:
+            self._consumer.close()
+
+    def apply(self, topic: str, key: str, value: bytes | None) -> None:
+        try:
+            record = None if value is None else orjson.loads(value)
+            if topic == topics.POLICY_DNT:
+                self.policies.apply_dnt(key, record)
+            else:
+                self.policies.apply_schedule(key, record)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            logger.error("ignoring unreadable policy record %s in %s: %r", key, topic, exc)
+            return
+        if self._on_record is not None:
+            self._on_record(topic, key, record)
+
+    def wait_loaded(self, timeout: float) -> None:
+        if not self.loaded.wait(timeout):
+            raise BrokerUnavailable(f"policies not loaded after {timeout:.0f}s")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def read_policies(kafka: KafkaSettings, timeout: float = 20.0) -> PolicySet:
+    """The current policies, read once to the end of the topics (for the CLI)."""
+    follower = PolicyFollower(kafka)
+    follower.start()
+    try:
+        follower.wait_loaded(timeout)
+        return follower.policies
+    finally:
+        follower.stop()
