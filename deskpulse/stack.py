@@ -124,6 +124,68 @@ def wait_broker(bootstrap: str, child: Child | None, timeout: float) -> None:
     raise BrokerUnavailable(f"broker at {bootstrap} did not answer within {timeout:.0f}s")
 
 
+POLICY_FILE = "policies.json"
+
+
+class PolicyMirror:
+    """Keeps a durable copy of the policy topics in the data dir (tansu forgets them).
+
+    ``restore`` republishes the copy before any worker starts; then a follower
+    writes every policy change back to the file.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / POLICY_FILE
+        self._follower: object | None = None
+        self._saved: dict[str, dict[str, dict]] = {}
+
+    def load(self) -> dict[str, dict[str, dict]]:
+        try:
+            return orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise StackError(f"cannot read the saved policies in {self.path}: {exc}",
+                             hint="fix or remove the file; it is rewritten from the topics") \
+                from exc
+
+    def restore(self, bootstrap: str) -> int:
+        from confluent_kafka import Producer
+        self._saved = self.load()
+        records = [(topic, key, rec) for topic, recs in self._saved.items()
+                   for key, rec in recs.items()]
+        if records:
+            producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+            for topic, key, rec in records:
+                producer.produce(topic, key=key.encode(), value=orjson.dumps(rec))
+            if producer.flush(30):
+                raise BrokerUnavailable("could not restore the saved policies to the broker")
+        return len(records)
+
+    def follow(self, bootstrap: str) -> None:
+        from deskpulse.settings import KafkaSettings
+        from streams.policy_io import PolicyFollower
+        follower = PolicyFollower(KafkaSettings(bootstrap=bootstrap), on_record=self._record)
+        follower.start()
+        follower.wait_loaded(30)
+        self._follower = follower
+
+    def _record(self, topic: str, key: str, record: dict | None) -> None:
+        topic_records = self._saved.setdefault(topic, {})
+        if record is None:
+            topic_records.pop(key, None)
+        else:
+            topic_records[key] = record
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(self._saved, option=orjson.OPT_INDENT_2))
+        os.replace(tmp, self.path)
+
+    def stop(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()  # type: ignore[attr-defined]
+            self._follower = None
+
+
 class EmbeddedStack:
     """Start with :meth:`start` (or ``with``); stop with :meth:`stop`. Loopback only."""
 
@@ -140,6 +202,7 @@ class EmbeddedStack:
         self.children: list[Child] = []
         self.info: StackInfo | None = None
         self._lock_fd: int | None = None
+        self.mirror = PolicyMirror(self.data_dir)
 
     def _take_lock(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +240,10 @@ class EmbeddedStack:
         self.children.append(broker)
         wait_broker(bootstrap, broker, timeout=20)
         create_topics(bootstrap, self.partitions)
+        restored = self.mirror.restore(bootstrap)  # before any worker starts
+        if restored:
+            self._progress(f"restored {restored} policy records from {self.mirror.path}")
+        self.mirror.follow(bootstrap)
 
         token = secrets.token_urlsafe(24)
         store_port, web_port = free_port(), free_port()
@@ -211,6 +278,7 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         """Stop worker, sink, then broker; each bounded in time."""
+        self.mirror.stop()
         for child in reversed(self.children):
             code = child.stop(timeout=5 if child.name == "broker" else 20)
             logger.info("%s stopped (exit code %s)", child.name, code)

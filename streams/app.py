@@ -97,9 +97,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
     follower = PolicyFollower(KafkaSettings(bootstrap=settings.bootstrap))
     state = {"assigned": False}
 
-    @app.on_startup.connect
-    async def _follow_policies(app_: faust.App, **_: object) -> None:
-        follower.start()
+    @app.task
+    async def _follow_policies() -> None:
+        await asyncio.to_thread(follower.start)
 
     @app.on_partitions_assigned.connect
     async def _assigned(app_: faust.App, assigned: set, **_: object) -> None:
@@ -135,7 +135,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
     @app.page("/health")
     async def health(web: object, request: object) -> object:
         body = {"ready": ready(), "policies_loaded": follower.loaded.is_set(),
-                **metrics.totals}
+                "dnt_entries": len(follower.policies.dnt),
+                "schedules": len(follower.policies.schedules), **metrics.totals}
         return app.web.json(body, status=200 if ready() else 503)
 
     @app.page("/metrics")
