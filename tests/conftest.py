@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deskpulse.procs import Child, free_port
-from deskpulse.stack import EmbeddedStack, StackInfo, create_topics, tansu_binary, wait_broker
+from deskpulse.procs import free_port
+from deskpulse.stack import EmbeddedStack, StackInfo, start_broker
 from deskpulse.store import StackStore
 
 
@@ -32,11 +32,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("broker") / "broker.log"
-    child = Child("broker", [tansu_binary(), "broker", "--listener-url", f"tcp://{bootstrap}",
-                             "--advertised-listener-url", f"tcp://{bootstrap}"], log)
+    child = start_broker(bootstrap, log, partitions=3)
     try:
-        wait_broker(bootstrap, child, timeout=20)
-        create_topics(bootstrap, partitions=3)
         yield bootstrap
     finally:
         child.stop(timeout=5)

@@ -18,7 +18,7 @@ import orjson
 import psutil
 
 from deskpulse.procs import Child, free_port
-from deskpulse.stack import create_topics, tansu_binary, wait_broker
+from deskpulse.stack import start_broker
 from tests.bench.report import record
 from tests.integration.xdesktop import x_desktop
 
@@ -29,12 +29,8 @@ def measure(seconds: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="deskpulse-bench-") as tmp_name:
         tmp = Path(tmp_name)
         bootstrap = f"127.0.0.1:{free_port()}"
-        broker = Child("broker", [tansu_binary(), "broker", "--listener-url",
-                                  f"tcp://{bootstrap}", "--advertised-listener-url",
-                                  f"tcp://{bootstrap}"], tmp / "broker.log")
+        broker = start_broker(bootstrap, tmp / "broker.log", partitions=2)
         try:
-            wait_broker(bootstrap, broker, 20)
-            create_topics(bootstrap, 2)
             with x_desktop(tmp) as (desk, _xvfb):
                 titles = ["Bench editor", "Bench browser"]
                 for i, title in enumerate(titles):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector
+from tests.bench import collector, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
+    "streams": lambda quick: streams.main(["--events", "20000" if quick else "100000"]),
 }
 
 

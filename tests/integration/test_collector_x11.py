@@ -17,7 +17,7 @@ from collector.control import request
 from collector.spool import Spool
 from deskpulse.errors import DeskpulseError
 from deskpulse.procs import Child, free_port
-from deskpulse.stack import create_topics, tansu_binary, wait_broker
+from deskpulse.stack import start_broker
 from schemas import topics
 from tests.conftest import wait_for
 from tests.integration.xdesktop import x_desktop
@@ -158,12 +158,8 @@ def test_broker_outage_events_wait_in_the_spool_then_arrive_once(desktop, tmp_pa
     spooled = wait_for(lambda: proc.status()["spooled"], 10, "events in the spool")
     assert proc.status()["published"] == 0
 
-    broker = Child("broker", [tansu_binary(), "broker", "--listener-url", f"tcp://{bootstrap}",
-                              "--advertised-listener-url", f"tcp://{bootstrap}"],
-                   tmp_path / "broker.log")
+    broker = start_broker(bootstrap, tmp_path / "broker.log", partitions=2)
     try:
-        wait_broker(bootstrap, broker, 20)
-        create_topics(bootstrap, partitions=2)
         wait_for(lambda: proc.status()["spooled"] == 0, 60, "the spool to drain")
         assert proc.stop() == 0
         events = published(bootstrap, "x-outage", expect_at_least=spooled)
