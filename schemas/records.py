@@ -1,7 +1,9 @@
 """Records the stream workers emit and the sink stores (topics spans, rollups, deadletter).
 
 They are encoded with orjson (dataclasses serialize natively) and decoded by the
-sink straight into table rows; field names are the wire names.
+sink straight into table rows; field names are the wire names. A message holds
+one record (a JSON object) or a batch of records (a JSON array): the stream
+worker sends one array per input batch and partition, at most 256 KiB each.
 """
 
 from __future__ import annotations

@@ -32,31 +32,39 @@ class PoisonMessage(ValueError):
     """A message the sink cannot turn into rows."""
 
 
+def _records(value: bytes) -> list[dict]:
+    """A message holds one record (an object) or a batch of them (an array)."""
+    decoded = orjson.loads(value)
+    return decoded if isinstance(decoded, list) else [decoded]
+
+
 def span_rows(value: bytes) -> list[tuple]:
     try:
-        d = orjson.loads(value)
         return [(d["event_id"], d["tenant"], d["user"], d["host"], d["app"], d["exe"], d["title"],
-                 d["url"], d["domain"], int(d["start_ms"]), int(d["end_ms"]), bool(d["idle"]))]
+                 d["url"], d["domain"], int(d["start_ms"]), int(d["end_ms"]), bool(d["idle"]))
+                for d in _records(value)]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise PoisonMessage(f"undecodable span record: {exc!r}") from exc
 
 
 def minute_rows(value: bytes) -> list[tuple]:
     try:
-        d = orjson.loads(value)
-        dims = (d["tenant"], d["user"], d["host"], d["app"], d["domain"])
-        event_id, idle = d["event_id"], bool(d["idle"])
-        return [(*dims, minute, event_id, 0 if idle else ms, ms if idle else 0)
-                for minute, ms in d["minutes"]]
+        rows = []
+        for d in _records(value):
+            dims = (d["tenant"], d["user"], d["host"], d["app"], d["domain"])
+            event_id, idle = d["event_id"], bool(d["idle"])
+            rows.extend((*dims, minute, event_id, 0 if idle else ms, ms if idle else 0)
+                        for minute, ms in d["minutes"])
+        return rows
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise PoisonMessage(f"undecodable rollup record: {exc!r}") from exc
 
 
 def deadletter_rows(value: bytes) -> list[tuple]:
     try:
-        d = orjson.loads(value)
         return [(int(d["received_at_ms"]), d["reason"], d["detail"], d["field"], d["payload"],
-                 d["topic"], d["partition"], d["offset"], d.get("tenant", ""), d.get("user", ""))]
+                 d["topic"], d["partition"], d["offset"], d.get("tenant", ""), d.get("user", ""))
+                for d in _records(value)]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise PoisonMessage(f"undecodable dead-letter record: {exc!r}") from exc
 
