@@ -10,6 +10,8 @@ ROLLUPS = "deskpulse.rollups"
 DEADLETTER = "deskpulse.deadletter"
 POLICY_DNT = "deskpulse.policy.dnt"
 POLICY_SCHEDULE = "deskpulse.policy.schedule"
+#: the stream workers' dedup log: which (tenant, event_id) each partition has seen
+STREAMS_SEEN = "deskpulse.streams.seen"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DEADLETTER),
     TopicSpec(POLICY_DNT, compacted=True, single_partition=True),
     TopicSpec(POLICY_SCHEDULE, compacted=True, single_partition=True),
+    TopicSpec(STREAMS_SEEN),
 )
 
 

@@ -20,9 +20,10 @@ from faust.types import EventT
 
 from deskpulse.settings import KafkaSettings
 from schemas import topics
-from streams.core import Accepted, Rejected, SeenIndex, process
+from streams.core import Accepted, Rejected, process
 from streams.metrics import StreamMetrics
 from streams.policy_io import PolicyFollower
+from streams.seen import PartitionedSeenIndex, read_seen_log
 
 logger = logging.getLogger(__name__)
 
@@ -40,29 +41,6 @@ class WorkerSettings:
     batch_size: int = 2000
     batch_within_s: float = 0.2
     session_timeout_s: float = 6.0
-
-
-class TableSeenIndex:
-    """:class:`~streams.core.SeenIndex` backed by a Faust table with a changelog.
-
-    Entries are written to the changelog partition of the event they come from,
-    so that whichever worker owns that partition after a rebalance or restart
-    recovers them. The value remembers where the key was first seen, so that a
-    message read again after a crash is processed again rather than dropped.
-    """
-
-    def __init__(self, table: faust.Table) -> None:
-        self._table = table
-
-    def add_if_absent(self, key: str, partition: int, offset: int, expires_ms: int) -> bool:
-        data = self._table.data
-        known = data.get(key)
-        if known is not None:
-            return (known[1], known[2]) == (partition, offset)
-        value = [expires_ms, partition, offset]
-        data[key] = value
-        self._table.send_changelog(partition, key, value)
-        return True
 
 
 class OutputBuffer:
@@ -119,10 +97,11 @@ def create_app(settings: WorkerSettings) -> faust.App:
     spans = app.topic(topics.SPANS, partitions=settings.partitions, **RAW)
     rollups = app.topic(topics.ROLLUPS, partitions=settings.partitions, **RAW)
     deadletter = app.topic(topics.DEADLETTER, partitions=settings.partitions, **RAW)
-    seen_table = app.Table("seen", partitions=settings.partitions, key_type=str, value_type=list)
-    seen: SeenIndex = TableSeenIndex(seen_table)
+    seen_log = app.topic(topics.STREAMS_SEEN, partitions=settings.partitions, **RAW)
+    seen = PartitionedSeenIndex()
+    kafka = KafkaSettings(bootstrap=settings.bootstrap)
     metrics = StreamMetrics()
-    follower = PolicyFollower(KafkaSettings(bootstrap=settings.bootstrap))
+    follower = PolicyFollower(kafka)
     state = {"assigned": False}
 
     @app.task
@@ -152,13 +131,36 @@ def create_app(settings: WorkerSettings) -> faust.App:
             for partition, value in buffer.messages():
                 topic.send_soon(key=None, value=value, partition=partition)
 
+    @app.on_partitions_revoked.connect
+    async def _revoked(app_: faust.App, revoked: set, **_: object) -> None:
+        for tp in revoked:
+            if tp.topic == topics.ACTIVITY:
+                seen.forget(tp.partition)  # reloaded from the log if it comes back
+
+    async def ensure_seen_loaded(partitions: set[int]) -> None:
+        for partition in partitions:
+            if not seen.loaded(partition):
+                entries = await asyncio.to_thread(read_seen_log, kafka, partition)
+                seen.load(partition, entries)
+                logger.info("dedup index of partition %d loaded: %d keys", partition,
+                            len(entries))
+
     @app.agent(source)
     async def activity(stream: faust.Stream) -> None:
         while not follower.loaded.is_set():  # no event before the policies are known
             await asyncio.sleep(0.05)
         async for batch in stream.take_events(settings.batch_size,
                                               within=settings.batch_within_s):
+            await ensure_seen_loaded({event.message.partition for event in batch})
             send_outcomes(batch)
+            for partition, value in seen.drain():
+                seen_log.send_soon(key=None, value=value, partition=partition)
+
+    @app.timer(3600.0)
+    async def _expire_seen() -> None:
+        dropped = seen.expire(int(time.time() * 1000))
+        if dropped:
+            logger.info("dedup index: %d keys past the horizon forgotten", dropped)
 
     def ready() -> bool:
         return state["assigned"] and follower.loaded.is_set()

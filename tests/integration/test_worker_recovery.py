@@ -1,8 +1,10 @@
-"""Stream workers scale out in a consumer group with exact totals."""
+"""Stream workers scale out in a consumer group and recover from kill -9 with exact totals."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -77,3 +79,29 @@ def test_two_workers_split_partitions_and_agree_with_one(stack, stack_store):
         assert mine["events_in"] + first["events_in"] == 4400
     finally:
         second.stop(timeout=20)
+
+
+def test_kill9_of_a_worker_mid_stream_keeps_totals_exact(stack, stack_store):
+    """A worker is killed with SIGKILL mid-stream; a new one takes over its partitions."""
+    victim, victim_url = start_worker(stack, "worker-victim")
+    try:
+        wait_ready(victim, f"{victim_url}/health", 90)
+        os.kill(stack.children["worker"], signal.SIGKILL)  # the victim gets every partition
+        expected = produce(stack, "crash", 6000, seed=2)
+        wait_for(lambda: http_json(f"{victim_url}/health")[1]["events_in"] >= 1500, 180,
+                 "the victim to be mid-stream")
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.proc.wait(10)
+    finally:
+        victim.stop(timeout=5)
+    replacement, url = start_worker(stack, "worker-after")
+    try:
+        wait_ready(replacement, f"{url}/health", 120)
+        wait_for(lambda: spans(stack_store, "crash") == 6000, 300, "all spans stored")
+        time.sleep(2)
+        assert stored(stack_store, "crash") == {u: round(s, 3) for u, s in expected.items()}
+        assert spans(stack_store, "crash") == 6000
+        _, health = http_json(f"{url}/health")
+        assert health["duplicates"] >= 1, "duplicates seen before the crash were still known"
+    finally:
+        replacement.stop(timeout=20)
