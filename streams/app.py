@@ -175,6 +175,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
     @app.page("/metrics")
     async def prometheus(web: object, request: object) -> object:
         return app.web.bytes(metrics.prometheus(),
-                             content_type="text/plain; version=0.0.4; charset=utf-8")
+                             content_type="text/plain; version=0.0.4")
 
     return app

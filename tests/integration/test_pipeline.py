@@ -155,3 +155,36 @@ def test_rollups_emitted_again_are_never_double_counted(stack, stack_store):
 
     assert stored_sums(stack_store) == before
     assert count(stack_store, "SELECT count() FROM deskpulse.activity_minutes") == rows_before
+
+
+def test_a_late_event_updates_its_minute_instead_of_adding_a_row(stack, stack_store):
+    minute_start = (NOW - 2 * DAY) // 60_000 * 60_000
+    first = {"schema": "deskpulse.activity.v1", "event_id": "late-1", "tenant": "lateco",
+             "host": "pc", "user": "lea", "app": "code",
+             "start_ms": minute_start + 1_000, "end_ms": minute_start + 21_000}
+    late = {**first, "event_id": "late-2", "start_ms": minute_start + 30_000,
+            "end_ms": minute_start + 45_500}
+    producer = Producer({"bootstrap.servers": stack.broker})
+
+    def rows():
+        return [tuple(r) for r in stack_store.query(
+            "SELECT minute, active_seconds FROM deskpulse.activity_minutes "
+            "WHERE tenant = 'lateco'")[1]]
+
+    producer.produce(topics.ACTIVITY, key=b"lateco/lea", value=orjson.dumps(first))
+    assert producer.flush(30) == 0
+    wait_for(lambda: rows() and rows()[0][1] == 20.0, 60, "the first event's minute")
+    producer.produce(topics.ACTIVITY, key=b"lateco/lea", value=orjson.dumps(late))
+    assert producer.flush(30) == 0
+    wait_for(lambda: rows() and rows()[0][1] == 35.5, 60, "the minute to be updated")
+    assert len(rows()) == 1, "still one row for (tenant, user, host, app, domain, minute)"
+
+
+def test_worker_metrics_for_prometheus(stack):
+    import urllib.request
+    with urllib.request.urlopen(f"{stack.worker_url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    assert 'deskpulse_stream_outcomes_total{outcome="accepted"}' in text
+    assert 'deskpulse_stream_deadletters_total{reason="too_old"} 1.0' in text
+    assert 'deskpulse_stream_outcomes_total{outcome="duplicate"} 300.0' in text
