@@ -76,7 +76,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
-        key_serializer="json",  # table keys; topics below say "raw" explicitly
         autodiscover=False,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

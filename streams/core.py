@@ -31,20 +31,6 @@ class SeenIndex(Protocol):
         ...
 
 
-class MemorySeenIndex:
-    """In-memory :class:`SeenIndex` (tests, benchmarks)."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, tuple[int, int, int]] = {}
-
-    def add_if_absent(self, key: str, partition: int, offset: int, expires_ms: int) -> bool:
-        known = self.entries.get(key)
-        if known is not None:
-            return known[1:] == (partition, offset)
-        self.entries[key] = (expires_ms, partition, offset)
-        return True
-
-
 @dataclass(frozen=True, slots=True)
 class Accepted:
     spans: list[SpanRecord]

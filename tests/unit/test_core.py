@@ -2,8 +2,9 @@ import datetime as dt
 
 import orjson
 
-from streams.core import Accepted, Dropped, Duplicate, MemorySeenIndex, Rejected, process
+from streams.core import Accepted, Dropped, Duplicate, Rejected, process
 from streams.policy import DntEntry, PolicySet, Schedule
+from streams.seen import PartitionedSeenIndex
 
 NOW = 1_795_000_000_000
 
@@ -26,7 +27,7 @@ def run(payload, seen, offset=None):
 
 
 def test_accepted_span_and_rollup():
-    out = run(raw(), MemorySeenIndex())
+    out = run(raw(), PartitionedSeenIndex())
     assert isinstance(out, Accepted)
     [span] = out.spans
     assert span.domain == "github.com" and span.start_ms == NOW - 90_000
@@ -35,7 +36,7 @@ def test_accepted_span_and_rollup():
 
 
 def test_duplicate_event_id_counted_once_per_tenant():
-    seen = MemorySeenIndex()
+    seen = PartitionedSeenIndex()
     assert isinstance(run(raw("e1"), seen), Accepted)
     assert isinstance(run(raw("e1", app="other"), seen), Duplicate)
     assert isinstance(run(raw("e1", tenant="other-co"), seen), Accepted)
@@ -43,33 +44,34 @@ def test_duplicate_event_id_counted_once_per_tenant():
 
 
 def test_invalid_goes_to_deadletter_with_reason_subject_and_position():
-    seen = MemorySeenIndex()
+    seen = PartitionedSeenIndex()
     out = run(raw(end_ms=NOW - 100_000), seen, offset=41)
     assert isinstance(out, Rejected)
     dl = out.deadletter
     assert (dl.reason, dl.field, dl.partition, dl.offset) == ("end_before_start", "end_ms", 2, 41)
     assert (dl.tenant, dl.user) == ("acme", "alice")
     assert orjson.loads(dl.payload)["event_id"] == "e1"
-    assert not seen.entries, "an invalid event must not be remembered as seen"
+    assert len(seen) == 0, "an invalid event must not be remembered as seen"
 
 
 def test_deadletter_payload_truncated_and_binary_safe():
-    out = run(b"\xff" * 10_000, MemorySeenIndex())
+    out = run(b"\xff" * 10_000, PartitionedSeenIndex())
     assert isinstance(out, Rejected)
     assert out.deadletter.reason == "invalid_json"
     assert len(out.deadletter.payload) == 4096
 
 
 def test_seen_entry_expires_with_the_horizon():
-    seen = MemorySeenIndex()
+    seen = PartitionedSeenIndex()
     run(raw(), seen)
-    [(expires, partition, _)] = seen.entries.values()
+    [(partition, logged)] = list(seen.drain())
+    [[_, expires, _]] = orjson.loads(logged)
     assert (expires, partition) == (NOW - 10_000 + 7 * 86_400_000, 2)
 
 
 def test_the_same_message_read_again_is_processed_again():
     """After a crash, a re-read message was maybe never emitted: it is not a duplicate."""
-    seen = MemorySeenIndex()
+    seen = PartitionedSeenIndex()
     assert isinstance(run(raw("e1"), seen, offset=5), Accepted)
     assert isinstance(run(raw("e1"), seen, offset=5), Accepted)
     assert isinstance(run(raw("e1"), seen, offset=6), Duplicate)
@@ -85,18 +87,18 @@ def policies_with_dnt(kind, name, periods):
 def test_dnt_user_and_host_dropped_even_when_invalid():
     for kind, name in (("user", "alice"), ("host", "pc-1")):
         policies = policies_with_dnt(kind, name, ((NOW - 1000, None),))
-        seen = MemorySeenIndex()
+        seen = PartitionedSeenIndex()
         assert process(raw(), now_ms=NOW, seen=seen, partition=0, offset=1,
                        policies=policies) == Dropped("dnt")
         bad = raw(end_ms=NOW - 100_000)  # invalid: would be a dead letter for anyone else
         assert process(bad, now_ms=NOW, seen=seen, partition=0, offset=2,
                        policies=policies) == Dropped("dnt")
-        assert not seen.entries, "nothing of a listed subject is remembered"
+        assert len(seen) == 0, "nothing of a listed subject is remembered"
 
 
 def test_dnt_late_event_from_a_listed_period_dropped_after_removal():
     policies = policies_with_dnt("user", "alice", ((NOW - 100_000, NOW - 50_000),))
-    seen = MemorySeenIndex()
+    seen = PartitionedSeenIndex()
     assert process(raw(), now_ms=NOW, seen=seen, partition=0, offset=1,
                    policies=policies) == Dropped("dnt")  # event NOW-90s..NOW-10s overlaps
     later = raw("e2", start_ms=NOW - 40_000, end_ms=NOW - 30_000)
@@ -112,7 +114,7 @@ def test_schedule_clips_and_drops_out_of_hours():
     sched = Schedule.build("UTC", [f"{day} {start.hour:02d}:00-{start.hour:02d}:30"])
     policies.apply_schedule("acme/default", sched.to_record())
     t0 = int(start.timestamp() * 1000)
-    seen = MemorySeenIndex()
+    seen = PartitionedSeenIndex()
     out = process(raw("a", start_ms=t0 + 20 * 60_000, end_ms=t0 + 40 * 60_000), now_ms=NOW,
                   seen=seen, partition=0, offset=1, policies=policies)
     assert isinstance(out, Accepted)
