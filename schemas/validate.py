@@ -85,6 +85,8 @@ def _rules() -> tuple[_Rule, ...]:
 
 
 _RULES = _rules()
+_FAST = tuple((r.name, r.kind, r.required, r.min_len, r.max_len, r.pattern, r.minimum, r.default, r)
+              for r in _RULES)
 _JSON_NAMES = {str: "a string", int: "an integer", bool: "a boolean"}
 
 
@@ -139,17 +141,26 @@ def validate_event(obj: Any, now_ms: int) -> ActivityEvent | Invalid:
         return Invalid("unknown_schema", f"schema must be {SCHEMA_ID!r}, got {schema!r}"[:200],
                        "schema")
     values: dict[str, Any] = {"schema": SCHEMA_ID}
-    for rule in _RULES:
-        value = obj.get(rule.name)
+    get = obj.get
+    # One pass over precomputed tuples (this runs for every event a worker reads);
+    # the first field that fails a cheap test is re-checked by _check for its reason.
+    for name, kind, required, min_len, max_len, pattern, minimum, default, rule in _FAST:
+        value = get(name)
         if value is None:
-            if rule.required:
-                return Invalid("missing_field", f"{rule.name} is required", rule.name)
-            values[rule.name] = rule.default
+            if required:
+                return Invalid("missing_field", f"{name} is required", name)
+            values[name] = default
             continue
-        problem = _check(rule, value)
-        if problem is not None:
-            return problem
-        values[rule.name] = value
+        if type(value) is not kind or (
+                (max_len is not None and len(value) > max_len)
+                or (min_len and not value)
+                or (pattern is not None and not pattern.match(value))
+                if kind is str else
+                (minimum is not None and value < minimum)):
+            problem = _check(rule, value)
+            if problem is not None:
+                return problem
+        values[name] = value
     start, end = values["start_ms"], values["end_ms"]
     if end < start:
         return Invalid("end_before_start", f"end_ms {end} is before start_ms {start}", "end_ms")

@@ -85,27 +85,28 @@ def reject(raw: bytes, invalid: Invalid, *, obj: object, now_ms: int,
 def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None) -> Accepted:
     """Spans and minute rollup of a valid event; ``parts`` are its in-schedule pieces."""
     domain = event.domain
-    if parts is None:
-        parts = [(event.start_ms, event.end_ms)]
+    start, end = event.start_ms, event.end_ms
+    if parts is None or (len(parts) == 1 and parts[0] == (start, end)):
+        parts = [(start, end)]
+        minutes = split_minutes(start, end)
+        clipped = 0
+    else:
+        merged: dict[int, int] = {}
+        for part_start, part_end in parts:
+            for minute, ms in split_minutes(part_start, part_end):
+                merged[minute] = merged.get(minute, 0) + ms
+        minutes = sorted(merged.items())
+        clipped = (end - start) - sum(e - s for s, e in parts)
     spans = [SpanRecord(
         event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
         app=event.app, exe=event.exe, title=event.title, url=event.url, domain=domain,
-        start_ms=start, end_ms=end, idle=event.idle,
-    ) for start, end in parts]
-    if len(parts) == 1:
-        minutes = split_minutes(*parts[0])
-    else:
-        merged: dict[int, int] = {}
-        for start, end in parts:
-            for minute, ms in split_minutes(start, end):
-                merged[minute] = merged.get(minute, 0) + ms
-        minutes = sorted(merged.items())
+        start_ms=part_start, end_ms=part_end, idle=event.idle,
+    ) for part_start, part_end in parts]
     rollup = RollupRecord(
         event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
         app=event.app, domain=domain, idle=event.idle, minutes=minutes,
     )
-    kept = sum(e - s for s, e in parts)
-    return Accepted(spans, rollup, clipped_ms=(event.end_ms - event.start_ms) - kept)
+    return Accepted(spans, rollup, clipped_ms=clipped)
 
 
 def process(raw: bytes, *, now_ms: int, seen: SeenIndex, partition: int, offset: int,

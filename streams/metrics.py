@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from streams.core import Accepted, Dropped, Duplicate, Outcome, Rejected
+from streams.batch import Tally
+
+_TOTAL_NAMES = {"duplicate": "duplicates"}
 
 
 class StreamMetrics:
@@ -26,27 +28,20 @@ class StreamMetrics:
         self.totals = {"events_in": 0, "accepted": 0, "duplicates": 0, "deadlettered": 0,
                        "dropped_dnt": 0, "dropped_out_of_hours": 0, "clipped": 0}
 
-    def observe(self, outcome: Outcome) -> None:
+    def add(self, tally: Tally) -> None:
+        """Count one processed batch (called by the ingest thread; counters are thread-safe)."""
         t = self.totals
-        t["events_in"] += 1
-        self.events_in.inc()
-        if isinstance(outcome, Accepted):
-            t["accepted"] += 1
-            self.outcomes.labels("accepted").inc()
-            if outcome.clipped_ms:
-                t["clipped"] += 1
-                self.clipped_events.inc()
-                self.clipped_ms.inc(outcome.clipped_ms)
-        elif isinstance(outcome, Rejected):
-            t["deadlettered"] += 1
-            self.outcomes.labels("deadlettered").inc()
-            self.deadletters.labels(outcome.deadletter.reason).inc()
-        elif isinstance(outcome, Duplicate):
-            t["duplicates"] += 1
-            self.outcomes.labels("duplicate").inc()
-        elif isinstance(outcome, Dropped):
-            t[f"dropped_{outcome.reason}"] += 1
-            self.outcomes.labels(f"dropped_{outcome.reason}").inc()
+        t["events_in"] += tally.events
+        self.events_in.inc(tally.events)
+        for outcome, n in tally.outcomes.items():
+            t[_TOTAL_NAMES.get(outcome, outcome)] += n
+            self.outcomes.labels(outcome).inc(n)
+        for reason, n in tally.deadletter_reasons.items():
+            self.deadletters.labels(reason).inc(n)
+        if tally.clipped_events:
+            t["clipped"] += tally.clipped_events
+            self.clipped_events.inc(tally.clipped_events)
+            self.clipped_ms.inc(tally.clipped_ms)
 
     def prometheus(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,9 +4,9 @@ Each activity partition ``p`` has its own index, persisted in partition ``p`` of
 ``deskpulse.streams.seen`` as one message per processed batch (a JSON array of
 ``[key, expires_ms, offset]``). A worker that is assigned partition ``p`` reads
 that log to its end before it processes any event of ``p``; a revoked partition
-is forgotten. The log is written through Faust's producer, which is flushed
-before source offsets are committed: an event whose seen entry was lost in a
-crash is read again from the source and recorded again at the same position.
+is forgotten. The worker writes the log before it commits the source offsets:
+an event whose seen entry was lost in a crash is read again from the source
+and recorded again at the same position.
 """
 
 from __future__ import annotations
@@ -53,11 +53,10 @@ class PartitionedSeenIndex:
         self._pending.setdefault(partition, []).append([key, expires_ms, offset])
         return True
 
-    def drain(self) -> Iterator[tuple[int, bytes]]:
-        """Log messages for what was added since the last drain, per partition."""
+    def drain(self) -> Iterator[tuple[int, list[list]]]:
+        """Log entries (``[key, expires_ms, offset]``) added since the last drain, per partition."""
         pending, self._pending = self._pending, {}
-        for partition, entries in pending.items():
-            yield partition, orjson.dumps(entries)
+        yield from pending.items()
 
     def expire(self, now_ms: int) -> int:
         """Forget entries past the late-arrival horizon; returns how many."""

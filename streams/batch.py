@@ -1,0 +1,105 @@
+"""One input batch through the pure core: outcomes tallied, outputs encoded. Pure.
+
+The stream worker reads the activity topic in batches of up to a few thousand
+messages; this module turns such a batch into what must be written back to
+Kafka: spans, rollups and dead letters as JSON-array messages (one or a few per
+output topic and source partition, each under :data:`MESSAGE_LIMIT` bytes), the
+dedup-log entries, and the counts the metrics need. Outputs keep the partition
+of their source message, so a partition's outputs and its dedup log stay with
+the worker that owns it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import orjson
+
+from schemas import topics
+from streams.core import Accepted, Dropped, Duplicate, Rejected, process
+from streams.policy import PolicySet
+from streams.seen import PartitionedSeenIndex
+
+#: the largest output message; well under Kafka's default 1 MiB
+MESSAGE_LIMIT = 256 * 1024
+
+
+@dataclass
+class Tally:
+    """What became of the messages of one or more batches (for metrics)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    deadletter_reasons: Counter[str] = field(default_factory=Counter)
+    clipped_events: int = 0
+    clipped_ms: int = 0
+
+    @property
+    def events(self) -> int:
+        return sum(self.outcomes.values())
+
+
+@dataclass
+class BatchResult:
+    #: (topic, partition, value) messages to send, dedup-log entries included
+    messages: list[tuple[str, int, bytes]]
+    tally: Tally
+    #: per source partition, the offset to commit once the messages are stored
+    next_offsets: dict[int, int]
+
+
+def encode_chunks(records: list, limit: int = MESSAGE_LIMIT) -> Iterator[bytes]:
+    """``records`` as JSON arrays of at most ``limit`` bytes (a lone larger record alone)."""
+    if not records:
+        return
+    encoded = orjson.dumps(records)
+    if len(encoded) <= limit or len(records) == 1:
+        yield encoded
+        return
+    half = len(records) // 2
+    yield from encode_chunks(records[:half], limit)
+    yield from encode_chunks(records[half:], limit)
+
+
+def process_batch(batch: Iterable[tuple[int, int, bytes | None]], *, now_ms: int,
+                  seen: PartitionedSeenIndex, policies: PolicySet,
+                  limit: int = MESSAGE_LIMIT) -> BatchResult:
+    """Process ``(partition, offset, raw)`` messages in order; nothing is sent here."""
+    outputs: dict[tuple[str, int], list] = {}
+    tally = Tally()
+    outcomes = tally.outcomes
+    next_offsets: dict[int, int] = {}
+
+    def out(topic: str, partition: int) -> list:
+        key = (topic, partition)
+        found = outputs.get(key)
+        if found is None:
+            found = outputs[key] = []
+        return found
+
+    for partition, offset, raw in batch:
+        next_offsets[partition] = offset + 1
+        outcome = process(raw or b"", now_ms=now_ms, seen=seen, partition=partition,
+                          offset=offset, policies=policies)
+        if type(outcome) is Accepted:
+            outcomes["accepted"] += 1
+            out(topics.SPANS, partition).extend(outcome.spans)
+            out(topics.ROLLUPS, partition).append(outcome.rollup)
+            if outcome.clipped_ms:
+                tally.clipped_events += 1
+                tally.clipped_ms += outcome.clipped_ms
+        elif type(outcome) is Rejected:
+            outcomes["deadlettered"] += 1
+            tally.deadletter_reasons[outcome.deadletter["reason"]] += 1
+            out(topics.DEADLETTER, partition).append(outcome.deadletter)
+        elif type(outcome) is Duplicate:
+            outcomes["duplicate"] += 1
+        elif type(outcome) is Dropped:
+            outcomes[f"dropped_{outcome.reason}"] += 1
+
+    messages = [(topics.STREAMS_SEEN, partition, value) for partition, entries in seen.drain()
+                for value in encode_chunks(entries, limit)]
+    for (topic, partition), records in outputs.items():
+        messages.extend((topic, partition, value) for value in encode_chunks(records, limit))
+    return BatchResult(messages, tally, next_offsets)
