@@ -8,7 +8,8 @@ from tests.bench import collector, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
-    "streams": lambda quick: streams.main(["--events", "20000" if quick else "100000"]),
+    "streams": lambda quick: streams.main(["--events", "20000", "--repeat", "1"] if quick
+                                          else ["--events", "200000"]),
 }
 
 

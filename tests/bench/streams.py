@@ -130,8 +130,13 @@ def _clock(url: str, count: int, worker: Child) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs on a fresh broker each; the median is recorded")
     args = parser.parse_args(argv)
-    r = measure(args.events)
+    runs = sorted((measure(args.events) for _ in range(args.repeat)),
+                  key=lambda run: run["events_per_s"])
+    r = runs[len(runs) // 2]
+    spread = ", ".join(f"{run['events_per_s']:,}" for run in runs)
     verdict = "meets" if r["events_per_s"] >= 30_000 else "MISSES"
     body = f"""## Stream worker throughput
 
@@ -143,11 +148,13 @@ schedule clipping, minute split; outputs (spans, rollups, dead letters, the dedu
 log) written as JSON-array messages per batch and partition, acknowledged by the
 broker before the source offsets are committed. The clock runs from the first to
 the last processed event. Command:
-`.venv/bin/python -m tests.bench.streams --events {r['events']}`.
+`.venv/bin/python -m tests.bench.streams --events {r['events']} --repeat {len(runs)}`.
 
 | metric | value | target |
 |---|---|---|
-| events/s, one worker | {r['events_per_s']} | >= 30,000 ({verdict}) |
+| events/s, one worker (median) | {r['events_per_s']:,} | >= 30,000 ({verdict}) |
+
+Runs: {spread} events/s ({len(runs)} runs, each on a fresh broker).
 
 Outcomes of the run: {r['accepted']} accepted ({r['clipped']} clipped to working
 hours), {r['dropped_out_of_hours']} out of hours, {r['dropped_dnt']} do-not-track,
@@ -160,8 +167,10 @@ Faust agent doing nothing but `take_events` reached 9,792/s here, so the hot pat
 moved to a confluent-kafka batch loop inside the Faust worker (`streams/ingest.py`),
 and the core lost its per-event allocations: records are typed dicts (orjson
 encodes a dict in 0.25 us against 1.75 us for a frozen dataclass), validation is one
-pass over precomputed rules, domains are cached, metrics are counted per batch.
-The pure core alone (`streams.batch.process_batch`, no I/O) runs at 40-50k events/s."""
+pass over precomputed rules, domains are cached, metrics are counted per batch, and
+a zone's UTC-offset changes are computed once per zone and day instead of per event
+(clipping was 10 % of the worker's time). Where the time goes now (py-spy): the
+pure core is ~90 % of the worker; waiting for the broker's acks ~4 %, commits <1 %."""
     record("streams", body)
     print(body)
     return r

@@ -51,18 +51,3 @@ def test_a_message_may_hold_an_array_of_records():
     rows = minute_rows(batch)
     assert [r[6] for r in rows] == ["e1", "e1", "e2", "e2"]
     assert minute_rows(b"[]") == []
-
-
-def test_output_buffer_chunks_by_size_and_keeps_partitions():
-    from streams.app import OutputBuffer
-    buf = OutputBuffer(limit=100)
-    records = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * 30) for i in range(7)]
-    for i, rec in enumerate(records):
-        buf.add(i % 2, rec)
-    messages = list(buf.messages())
-    assert all(len(value) <= 100 + 2 for _, value in messages)
-    by_partition: dict[int, list] = {}
-    for partition, value in messages:
-        by_partition.setdefault(partition, []).extend(orjson.loads(value))
-    assert [r["n"] for r in by_partition[0]] == [0, 2, 4, 6]
-    assert [r["n"] for r in by_partition[1]] == [1, 3, 5]
