@@ -6,14 +6,12 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
-from sinks.rows import DECODERS, TABLES, PoisonMessage, poison_row
-
-DEADLETTER_TOPIC_KEY = "deskpulse.deadletter"
+from sinks.rows import DEADLETTER_TABLE, DECODERS, TABLES, PoisonMessage, poison_row
 
 
 @dataclass
 class Batch:
-    """Rows waiting to be written, grouped by source topic, with their offset ranges."""
+    """Rows waiting to be written, grouped by storage table, with their offset ranges."""
 
     rows: dict[str, list[tuple]] = field(default_factory=dict)
     #: (topic, partition) -> (first offset, last offset) of the messages in this batch
@@ -32,11 +30,12 @@ class Batch:
             decoded = DECODERS[topic](value)
         except PoisonMessage as exc:
             self.poisoned += 1
-            self.rows.setdefault(DEADLETTER_TOPIC_KEY, []).append(
+            self.rows.setdefault(DEADLETTER_TABLE, []).append(
                 poison_row(value, str(exc), topic=topic, partition=partition, offset=offset,
                            now_ms=now_ms))
             return
-        self.rows.setdefault(topic, []).extend(decoded)
+        for table, rows in decoded.items():
+            self.rows.setdefault(table, []).extend(rows)
 
     def row_count(self) -> int:
         return sum(len(r) for r in self.rows.values())
@@ -44,18 +43,17 @@ class Batch:
     def age(self) -> float:
         return time.monotonic() - self.started if self.messages else 0.0
 
-    def dedup_token(self, topic: str) -> str:
+    def dedup_token(self, table: str) -> str:
         """Deterministic for the same offsets: a retried write of this batch is stored once."""
         parts = ",".join(f"{t}:{p}:{a}-{b}" for (t, p), (a, b) in sorted(self.ranges.items()))
-        return hashlib.sha256(f"{topic}|{parts}".encode()).hexdigest()
+        return hashlib.sha256(f"{table}|{parts}".encode()).hexdigest()
 
     def writes(self) -> list[tuple[str, tuple[str, ...], list[tuple], str]]:
         """``(table, columns, rows, dedup_token)`` for every table with rows."""
         out = []
-        for topic, rows in self.rows.items():
+        for table, rows in self.rows.items():
             if rows:
-                table, columns = TABLES[topic]
-                out.append((table, columns, rows, self.dedup_token(topic)))
+                out.append((table, TABLES[table], rows, self.dedup_token(table)))
         return out
 
     def commit_offsets(self) -> dict[tuple[str, int], int]:

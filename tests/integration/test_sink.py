@@ -65,6 +65,15 @@ def totals(chdb) -> tuple:
                       "FROM deskpulse.activity_minutes").result_rows[0]
 
 
+def rollup_views_agree(chdb) -> tuple:
+    """(active, idle) seconds of activity_hourly and activity_daily, equal to the minutes'."""
+    sums = [chdb.query(f"SELECT round(sum(active_seconds), 3), round(sum(idle_seconds), 3) "
+                       f"FROM deskpulse.{view}").result_rows[0]
+            for view in ("activity_minutes", "activity_hourly", "activity_daily")]
+    assert sums[0] == sums[1] == sums[2], sums
+    return sums[0]
+
+
 def expected(n: int) -> tuple[float, float]:
     active = sum(1000 + i + 7 for i in range(n) if i % 5) / 1000
     idle = sum(1000 + i + 7 for i in range(n) if not i % 5) / 1000
@@ -93,6 +102,7 @@ def test_replay_from_offset_zero_changes_nothing_and_failing_writes_lose_nothing
     assert first.state.poisoned == 1
     rows, active, idle = totals(chdb)
     assert (round(active, 3), round(idle, 3)) == expected(n)
+    assert rollup_views_agree(chdb) == expected(n)
     assert rows == chdb.query("SELECT uniqExact(tenant, user, host, app, domain, minute) "
                               "FROM deskpulse.minutes_store").result_rows[0][0]
     dl = chdb.query("SELECT reason, topic FROM deskpulse.deadletter").result_rows
@@ -101,6 +111,7 @@ def test_replay_from_offset_zero_changes_nothing_and_failing_writes_lose_nothing
     # a new consumer group reads every partition again from offset 0
     run_loop(broker, ClickHouseWriter(chdb), "sink-replay", lambda lp: lp.state.messages >= n + 1)
     assert totals(chdb) == (rows, active, idle)
+    assert rollup_views_agree(chdb) == expected(n), "replayed hour and day rows collapse too"
     assert chdb.query("SELECT count() FROM deskpulse.deadletter").result_rows[0][0] == 1
 
 
