@@ -165,6 +165,90 @@ def query(sql: str, fmt: str, **common: Any) -> None:
 
 @cli.command()
 @_common
+@click.option("--user", required=True, help="The person's login.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def forget(user: str, yes: bool, **common: Any) -> None:
+    """Erase a person's rows from every table (an audit entry records the request)."""
+    from deskpulse.store import open_store
+    from sinks.erase import forget as erase
+    settings = _settings(**common)
+    if not yes:
+        click.confirm(f"Erase every row of {user!r} in tenant {settings.tenant!r}?", abort=True)
+    removed = erase(open_store(settings), settings.tenant, user)
+    for table, n in removed.items():
+        click.echo(f"{table:20s} {n:>10,} rows removed")
+    click.echo(f"{user!r} in tenant {settings.tenant!r}: erased ({sum(removed.values()):,} rows). "
+               "Events still in Kafka topics expire with the topics' retention; to keep new "
+               "data from arriving, add the person to the do-not-track list.")
+
+
+@cli.group(cls=Group)
+def db() -> None:
+    """The ClickHouse schema: migrations, cluster rendering, access control, retention."""
+
+
+@db.command()
+@_common
+def migrate(**common: Any) -> None:
+    """Apply pending migrations (the embedded stack's sink applies them when it starts)."""
+    from deskpulse.store import open_store
+    from sinks import migrate as migrations
+    applied = migrations.apply(open_store(_settings(**common)))
+    for m in applied:
+        click.echo(f"applied {m.version:04d}_{m.name}")
+    click.echo(f"schema up to date ({len(migrations.load_migrations())} migrations)")
+
+
+def _write_or_echo(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}")
+
+
+@db.command()
+@click.option("--cluster", default="{cluster}", show_default=True,
+              help="Cluster name (default: the server's {cluster} macro).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+def render(cluster: str, out: Path | None) -> None:
+    """The migrations for a cluster: ON CLUSTER, Replicated engines, Distributed tables."""
+    from sinks.cluster import render as render_cluster
+    from sinks.migrate import load_migrations
+    try:
+        text = render_cluster(load_migrations(), cluster)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cluster") from exc
+    _write_or_echo(text, out)
+
+
+@db.command()
+@click.option("--cluster", help="Render with ON CLUSTER.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+def access(cluster: str | None, out: Path | None) -> None:
+    """Roles (analyst, manager, employee, sink) and row policies for a ClickHouse server."""
+    from sinks.access import render as render_access
+    _write_or_echo(render_access(cluster), out)
+
+
+@db.command()
+@_common
+@click.option("--set", "assignments", multiple=True, metavar="NAME=DAYS",
+              help="Change a table's retention, e.g. spans=90 (repeatable).")
+def retention(assignments: tuple[str, ...], **common: Any) -> None:
+    """Show (or change) how many days each table keeps."""
+    from deskpulse.store import open_store
+    from sinks import retention as ttl
+    changes = [ttl.parse_assignment(a) for a in assignments]  # all checked before any change
+    store = open_store(_settings(**common))
+    for name, days in changes:
+        store.command(ttl.statement(name, days))
+    for name, days in ttl.current(store).items():
+        click.echo(f"{name:12s} {'forever' if days is None else f'{days} days'}")
+
+
+@cli.command()
+@_common
 @click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True)
 def report(days: int, **common: Any) -> None:
     """The managers' summary in the terminal."""

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 import orjson
 
 from deskpulse.errors import QueryError, StackError, StoreUnavailable
 from deskpulse.procs import http_json
 from deskpulse.settings import Settings
+from deskpulse.sql import Result, SqlStore
 from deskpulse.stack import StackInfo
 
-Result = tuple[list[str], list[list[Any]]]
-
-
-class Store(Protocol):
-    def query(self, sql: str) -> Result: ...
+Store = SqlStore
 
 
 class StackStore:
@@ -39,20 +34,14 @@ class StackStore:
             raise QueryError(str(message))
         raise StackError(f"store endpoint answered {status}: {message}")
 
-
-class DirectStore:
-    """SQL on a ClickHouse reached with clickhouse-connect (``http(s)://`` or ``chdb://``)."""
-
-    def __init__(self, dsn: str) -> None:
-        from sinks.writer import connect
-        self._client = connect(dsn)
-
-    def query(self, sql: str) -> Result:
-        from sinks.writer import run_query
-        return run_query(self._client, sql)
+    def command(self, sql: str) -> None:
+        """DDL and mutations: chDB runs them through the same query path."""
+        self.query(sql)
 
 
 def open_store(settings: Settings) -> Store:
+    """The configured ClickHouse, else the running embedded stack's store."""
     if settings.clickhouse_dsn:
-        return DirectStore(settings.clickhouse_dsn)
+        from sinks.writer import ClientStore, connect
+        return ClientStore(connect(settings.clickhouse_dsn))
     return StackStore(StackInfo.load(settings.data_dir))

@@ -18,7 +18,7 @@ from deskpulse.settings import KafkaSettings
 from sinks import migrate
 from sinks.loop import SinkLoop, SinkState
 from sinks.server import StoreEndpoint
-from sinks.writer import ClickHouseWriter, connect, run_query
+from sinks.writer import ClickHouseWriter, ClientStore, connect, run_query
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _stop)
 
     writer_client = connect(args.clickhouse)
-    applied = migrate.apply(writer_client)
+    applied = migrate.apply(ClientStore(writer_client))
     logger.info("migrations applied: %s", [m.version for m in applied] or "none pending")
     query_client = connect(args.clickhouse)  # its own handle: queries never wait for inserts
 

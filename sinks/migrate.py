@@ -12,7 +12,8 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Protocol
+
+from deskpulse.sql import SqlStore
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +23,6 @@ LEDGER_DDL = (
     "(version UInt32, name String, checksum String, applied_at DateTime('UTC') DEFAULT now()) "
     "ENGINE = MergeTree ORDER BY version"
 )
-
-
-class SqlRunner(Protocol):
-    def command(self, sql: str) -> object: ...
-    def query(self, sql: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -59,14 +55,14 @@ def plan(migrations: list[Migration], applied: set[int]) -> list[Migration]:
     return [m for m in migrations if m.version not in applied]
 
 
-def applied_versions(client: SqlRunner) -> set[int]:
+def applied_versions(client: SqlStore) -> set[int]:
     client.command("CREATE DATABASE IF NOT EXISTS deskpulse")
     client.command(LEDGER_DDL)
-    result = client.query("SELECT version FROM deskpulse.schema_migrations")
-    return {int(row[0]) for row in result.result_rows}  # type: ignore[attr-defined]
+    _, rows = client.query("SELECT version FROM deskpulse.schema_migrations")
+    return {int(row[0]) for row in rows}
 
 
-def apply(client: SqlRunner) -> list[Migration]:
+def apply(client: SqlStore) -> list[Migration]:
     """Apply every pending migration; returns what was applied (empty when up to date)."""
     todo = plan(load_migrations(), applied_versions(client))
     for migration in todo:

@@ -54,6 +54,26 @@ def run_query(client: Any, sql: str) -> tuple[list[str], list[list[Any]]]:
     try:
         result = client.query(sql)
     except ClickHouseError as exc:
-        raise QueryError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) \
-            from exc
+        raise QueryError(_first_line(exc)) from exc
     return list(result.column_names), [list(r) for r in result.result_rows]
+
+
+class ClientStore:
+    """SQL on a clickhouse-connect client: ``query`` returns rows, ``command`` runs DDL/DML."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def query(self, sql: str) -> tuple[list[str], list[list[Any]]]:
+        return run_query(self.client, sql)
+
+    def command(self, sql: str) -> None:
+        try:
+            self.client.command(sql)
+        except ClickHouseError as exc:
+            raise QueryError(_first_line(exc)) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)

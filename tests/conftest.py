@@ -54,3 +54,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
 @pytest.fixture(scope="module")
 def stack_store(stack: StackInfo) -> StackStore:
     return StackStore(stack)
+
+
+@pytest.fixture(scope="session")
+def chdb_client(tmp_path_factory: pytest.TempPathFactory):
+    """The in-process chDB engine: one per process, so one store for the whole session."""
+    from sinks import migrate
+    from sinks.writer import ClientStore, connect
+    client = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
+    migrate.apply(ClientStore(client))
+    return client
+
+
+@pytest.fixture(scope="module")
+def chdb(chdb_client):
+    """The session's chDB store, emptied for this module."""
+    tables = chdb_client.query(
+        "SELECT name FROM system.tables WHERE database = 'deskpulse' AND engine LIKE '%MergeTree' "
+        "AND name != 'schema_migrations'").result_rows
+    for (name,) in tables:
+        chdb_client.command(f"TRUNCATE TABLE deskpulse.{name}")
+    return chdb_client

@@ -104,6 +104,28 @@ def test_up_status_query_simulate_report_and_clean_stop(up, tmp_path):
     assert "Per person" in report.stdout
     assert "alice" in report.stdout and "bob" in report.stdout
 
+    def count(sql: str) -> int:
+        r = deskpulse("query", sql, "--format", "csv", data_dir=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return int(r.stdout.splitlines()[1])
+
+    asked = deskpulse("forget", "--user", "alice", data_dir=tmp_path)
+    assert asked.returncode == 1 and "Aborted" in asked.stderr, "no confirmation, no erasure"
+    assert count("SELECT count() FROM deskpulse.activity_spans WHERE user = 'alice'") > 0
+    forgot = deskpulse("forget", "--user", "alice", "--yes", data_dir=tmp_path)
+    assert forgot.returncode == 0, forgot.stderr
+    assert "erased" in forgot.stdout
+    for view in ("activity_spans", "activity_minutes", "activity_hourly", "activity_daily"):
+        assert count(f"SELECT count() FROM deskpulse.{view} WHERE user = 'alice'") == 0, view
+        assert count(f"SELECT count() FROM deskpulse.{view} WHERE user = 'bob'") > 0, view
+    assert count("SELECT count() FROM deskpulse.erasure_audit") == 1
+
+    migrated = deskpulse("db", "migrate", data_dir=tmp_path)
+    assert migrated.returncode == 0 and "schema up to date" in migrated.stdout, migrated.stderr
+    kept = deskpulse("db", "retention", "--set", "deadletter=7", data_dir=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "deadletter   7 days" in kept.stdout and "spans        90 days" in kept.stdout
+
     up.proc.send_signal(signal.SIGTERM)
     assert up.proc.wait(60) == 0
     for name, pid in info["children"].items():

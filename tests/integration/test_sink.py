@@ -13,20 +13,12 @@ from deskpulse.settings import KafkaSettings
 from schemas import topics
 from sinks import migrate
 from sinks.loop import SinkLoop, SinkSettings
-from sinks.writer import ClickHouseWriter, connect
+from sinks.writer import ClickHouseWriter, ClientStore
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
 MINUTE = 1_795_000_020  # an epoch second on a minute boundary
-
-
-@pytest.fixture(scope="module")
-def chdb(tmp_path_factory):
-    """chDB allows one engine per process: one store for this module's tests."""
-    client = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
-    migrate.apply(client)
-    return client
 
 
 def rollup(i: int) -> bytes:
@@ -118,7 +110,7 @@ def test_replay_from_offset_zero_changes_nothing_and_failing_writes_lose_nothing
 def test_migrations_applied_twice_change_nothing(chdb):
     tables = chdb.query("SELECT name FROM system.tables WHERE database = 'deskpulse' "
                         "ORDER BY name").result_rows
-    assert migrate.apply(chdb) == []
+    assert migrate.apply(ClientStore(chdb)) == []
     assert chdb.query("SELECT name FROM system.tables WHERE database = 'deskpulse' "
                       "ORDER BY name").result_rows == tables
     assert chdb.query("SELECT count() FROM deskpulse.schema_migrations").result_rows[0][0] == \

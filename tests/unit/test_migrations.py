@@ -1,4 +1,11 @@
+from pathlib import Path
+
+import pytest
+
+from deskpulse.errors import ConfigError
+from sinks import access, cluster
 from sinks.migrate import Migration, load_migrations, plan
+from sinks.retention import parse_assignment, statement
 
 
 def test_statements_split_at_line_end_semicolons_and_skip_comments():
@@ -16,3 +23,35 @@ def test_shipped_migrations_are_ordered_and_planned_once():
     sql = migrations[0].sql
     for name in ("activity_spans", "activity_minutes", "deadletter"):
         assert f"deskpulse.{name} AS" in sql
+
+
+def test_cluster_rendering_replicates_shards_by_person_and_keeps_names():
+    sql = cluster.render(load_migrations(), "prod")
+    for table in ("spans_store", "minutes_store", "hours_store", "days_store",
+                  "deadletter_store"):
+        assert f"CREATE TABLE IF NOT EXISTS deskpulse.{table}_local ON CLUSTER 'prod'" in sql
+        assert (f"ENGINE = Distributed('prod', 'deskpulse', '{table}_local', "
+                "cityHash64(tenant, user))") in sql
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/all/deskpulse/team_members_store'" \
+        ", '{shard}-{replica}', updated_at, is_deleted)" in sql
+    assert "non_replicated_deduplication_window" not in sql
+    assert "CREATE VIEW IF NOT EXISTS deskpulse.activity_minutes ON CLUSTER 'prod' AS" in sql
+    assert "ALTER TABLE deskpulse.spans_store_local ON CLUSTER 'prod' MODIFY TTL" in sql
+    assert sql.count("INSERT INTO deskpulse.schema_migrations") == len(load_migrations())
+
+
+def test_deployed_sql_files_match_what_the_code_renders():
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse"
+    assert (deploy / "cluster-schema.sql").read_text() == cluster.render(load_migrations()), \
+        "run: deskpulse db render --out deploy/clickhouse/cluster-schema.sql"
+    assert (deploy / "access.sql").read_text() == access.render(), \
+        "run: deskpulse db access --out deploy/clickhouse/access.sql"
+
+
+def test_retention_assignments_are_checked():
+    assert parse_assignment("spans=30") == ("spans", 30)
+    for bad in ("spans", "spans=0", "nope=3", "minutes=-1", "days=x"):
+        with pytest.raises(ConfigError):
+            parse_assignment(bad)
+    assert statement("deadletter", 7) == ("ALTER TABLE deskpulse.deadletter_store MODIFY TTL "
+                                          "toDateTime(received_at) + INTERVAL 7 DAY")

@@ -1,0 +1,200 @@
+-- deskpulse schema for ClickHouse cluster '{cluster}', rendered by `deskpulse db render`.
+-- Apply once on any node; each statement runs ON CLUSTER.
+
+
+CREATE DATABASE IF NOT EXISTS deskpulse ON CLUSTER '{cluster}';
+
+CREATE TABLE IF NOT EXISTS deskpulse.schema_migrations ON CLUSTER '{cluster}'
+(version UInt32, name String, checksum String, applied_at DateTime('UTC') DEFAULT now()) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/deskpulse/schema_migrations', '{shard}-{replica}') ORDER BY version;
+
+-- 0001_core_tables
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_store_local ON CLUSTER '{cluster}'
+(
+    event_id String,
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    exe String,
+    title String,
+    url String,
+    domain LowCardinality(String),
+    start DateTime64(3, 'UTC'),
+    end DateTime64(3, 'UTC'),
+    idle Bool,
+    written_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/spans_store_local', '{replica}')
+PARTITION BY toYYYYMM(start)
+ORDER BY (tenant, user, start, event_id);
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_store ON CLUSTER '{cluster}' AS deskpulse.spans_store_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'spans_store_local', cityHash64(tenant, user));
+
+CREATE VIEW IF NOT EXISTS deskpulse.activity_spans ON CLUSTER '{cluster}' AS
+SELECT event_id, tenant, user, host, app, exe, title, url, domain, start, end, idle
+FROM deskpulse.spans_store FINAL;
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_store_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    minute DateTime('UTC'),
+    event_id String,
+    active_ms UInt32,
+    idle_ms UInt32
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/minutes_store_local', '{replica}')
+PARTITION BY toYYYYMM(minute)
+ORDER BY (tenant, user, minute, host, app, domain, event_id);
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_store ON CLUSTER '{cluster}' AS deskpulse.minutes_store_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'minutes_store_local', cityHash64(tenant, user));
+
+CREATE VIEW IF NOT EXISTS deskpulse.activity_minutes ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user, host, app, domain, minute,
+    sum(active_ms) / 1000 AS active_seconds,
+    sum(idle_ms) / 1000 AS idle_seconds
+FROM deskpulse.minutes_store FINAL
+GROUP BY tenant, user, host, app, domain, minute;
+
+CREATE TABLE IF NOT EXISTS deskpulse.deadletter_store_local ON CLUSTER '{cluster}'
+(
+    received_at DateTime64(3, 'UTC'),
+    reason LowCardinality(String),
+    detail String,
+    field String,
+    payload String,
+    topic LowCardinality(String),
+    partition UInt32,
+    offset UInt64,
+    tenant String,
+    user String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/deadletter_store_local', '{replica}')
+ORDER BY (topic, partition, offset);
+
+CREATE TABLE IF NOT EXISTS deskpulse.deadletter_store ON CLUSTER '{cluster}' AS deskpulse.deadletter_store_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'deadletter_store_local', cityHash64(tenant, user));
+
+CREATE VIEW IF NOT EXISTS deskpulse.deadletter ON CLUSTER '{cluster}' AS
+SELECT received_at, reason, detail, field, payload, topic, partition, offset, tenant, user
+FROM deskpulse.deadletter_store FINAL;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (1, 'core_tables', 'befd8d5bcde2c94f');
+
+-- 0002_rollups_dimensions_retention
+
+CREATE TABLE IF NOT EXISTS deskpulse.hours_store_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    hour DateTime('UTC'),
+    event_id String,
+    active_ms UInt32,
+    idle_ms UInt32
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/hours_store_local', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (tenant, user, hour, host, app, domain, event_id)
+TTL hour + INTERVAL 730 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.hours_store ON CLUSTER '{cluster}' AS deskpulse.hours_store_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'hours_store_local', cityHash64(tenant, user));
+
+CREATE VIEW IF NOT EXISTS deskpulse.activity_hourly ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user, host, app, domain, hour,
+    sum(active_ms) / 1000 AS active_seconds,
+    sum(idle_ms) / 1000 AS idle_seconds
+FROM deskpulse.hours_store FINAL
+GROUP BY tenant, user, host, app, domain, hour;
+
+CREATE TABLE IF NOT EXISTS deskpulse.days_store_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    day Date,
+    event_id String,
+    active_ms UInt32,
+    idle_ms UInt32
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/days_store_local', '{replica}')
+PARTITION BY toYear(day)
+ORDER BY (tenant, user, day, host, app, domain, event_id)
+TTL day + INTERVAL 730 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.days_store ON CLUSTER '{cluster}' AS deskpulse.days_store_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'days_store_local', cityHash64(tenant, user));
+
+CREATE VIEW IF NOT EXISTS deskpulse.activity_daily ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user, host, app, domain, day,
+    sum(active_ms) / 1000 AS active_seconds,
+    sum(idle_ms) / 1000 AS idle_seconds
+FROM deskpulse.days_store FINAL
+GROUP BY tenant, user, host, app, domain, day;
+
+CREATE TABLE IF NOT EXISTS deskpulse.team_members_store ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    team String,
+    user String,
+    role Enum8('member' = 1, 'manager' = 2) DEFAULT 'member',
+    updated_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    is_deleted UInt8 DEFAULT 0
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/deskpulse/team_members_store', '{shard}-{replica}', updated_at, is_deleted)
+ORDER BY (tenant, team, user);
+
+CREATE VIEW IF NOT EXISTS deskpulse.team_members ON CLUSTER '{cluster}' AS
+SELECT tenant, team, user, role, updated_at
+FROM deskpulse.team_members_store FINAL
+WHERE is_deleted = 0;
+
+CREATE VIEW IF NOT EXISTS deskpulse.people ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user,
+    groupUniqArray(host) AS hosts,
+    min(day) AS first_day,
+    max(day) AS last_day,
+    sum(active_ms) / 3600000 AS active_hours
+FROM deskpulse.days_store FINAL
+GROUP BY tenant, user;
+
+CREATE VIEW IF NOT EXISTS deskpulse.collectors ON CLUSTER '{cluster}' AS
+SELECT tenant, host, any(user) AS user, max(end) AS last_seen, count() AS spans
+FROM deskpulse.spans_store FINAL
+GROUP BY tenant, host;
+
+CREATE TABLE IF NOT EXISTS deskpulse.erasure_audit_local ON CLUSTER '{cluster}'
+(
+    request_id UUID,
+    tenant LowCardinality(String),
+    requested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    rows_removed Map(String, UInt64)
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/deskpulse/erasure_audit_local', '{replica}')
+ORDER BY (tenant, requested_at);
+
+CREATE TABLE IF NOT EXISTS deskpulse.erasure_audit ON CLUSTER '{cluster}' AS deskpulse.erasure_audit_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'erasure_audit_local', rand());
+
+ALTER TABLE deskpulse.spans_store_local ON CLUSTER '{cluster}' MODIFY TTL toDateTime(start) + INTERVAL 90 DAY;
+
+ALTER TABLE deskpulse.minutes_store_local ON CLUSTER '{cluster}' MODIFY TTL minute + INTERVAL 730 DAY;
+
+ALTER TABLE deskpulse.deadletter_store_local ON CLUSTER '{cluster}' MODIFY TTL toDateTime(received_at) + INTERVAL 30 DAY;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (2, 'rollups_dimensions_retention', 'b851382763e84c6c');

@@ -1,0 +1,106 @@
+"""The migrations rendered for a ClickHouse cluster (``deskpulse db render --cluster``). Pure.
+
+The same SQL files serve chDB and a single server. For a cluster each storage
+table becomes a replicated local table on every shard plus a ``Distributed``
+table under the original name, so the sink, the views and the analysts keep
+using the names they know:
+
+* ``deskpulse.X_local``: ``Replicated*MergeTree`` with the usual ``{shard}`` and
+  ``{replica}`` macros;
+* ``deskpulse.X``: ``Distributed`` over ``X_local``, sharded by
+  ``cityHash64(tenant, user)``. All rows of one person live on one shard, so the
+  views' ``FINAL`` (which collapses replays per shard) stays exact and erasure
+  touches one shard;
+* small tables every node needs whole (team membership, for the row policies,
+  and the migrations ledger) are replicated to every node instead of sharded;
+* views, ``ALTER``\\s and the database get ``ON CLUSTER``.
+
+The sink must then insert with ``insert_distributed_sync = 1`` so that its
+deduplication token reaches the shard (see ``docs/clickhouse.md``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sinks.migrate import LEDGER_DDL, Migration
+
+#: tables copied whole to every node rather than sharded
+EVERYWHERE = frozenset({"team_members_store", "schema_migrations"})
+SHARDING_KEY = "cityHash64(tenant, user)"
+_CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS deskpulse\.(\w+)\s*\(", re.S)
+_ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree|MergeTree)(?:\(([^)]*)\))?")
+_LOCAL_ONLY_SETTING = re.compile(r"\nSETTINGS non_replicated_deduplication_window = \d+")
+
+
+def _on(cluster: str) -> str:
+    return f"ON CLUSTER '{cluster}'"
+
+
+def _has_person(statement: str) -> bool:
+    return bool(re.search(r"^\s*tenant\b", statement, re.M)) and \
+        bool(re.search(r"^\s*user\b", statement, re.M))
+
+
+def render_statement(statement: str, cluster: str) -> list[str]:
+    """One migration statement as the statements a cluster needs."""
+    on = _on(cluster)
+    if statement.startswith("CREATE DATABASE"):
+        return [f"{statement} {on}"]
+    table = _CREATE_TABLE.match(statement)
+    if table:
+        return _render_table(statement, table.group(1), cluster)
+    view = re.match(r"^(CREATE VIEW IF NOT EXISTS deskpulse\.\w+) AS", statement)
+    if view:
+        return [f"{view.group(1)} {on} AS{statement[view.end():]}"]
+    alter = re.match(r"^ALTER TABLE deskpulse\.(\w+) ", statement)
+    if alter:
+        name = alter.group(1)
+        local = name if name in EVERYWHERE else f"{name}_local"
+        return [f"ALTER TABLE deskpulse.{local} {on} {statement[alter.end():]}"]
+    raise ValueError(f"no cluster rendering for: {statement[:80]}")
+
+
+def _render_table(statement: str, name: str, cluster: str) -> list[str]:
+    on = _on(cluster)
+    everywhere = name in EVERYWHERE
+    local = name if everywhere else f"{name}_local"
+    path = (f"/clickhouse/tables/all/deskpulse/{local}" if everywhere
+            else f"/clickhouse/tables/{{shard}}/deskpulse/{local}")
+    replica = "{shard}-{replica}" if everywhere else "{replica}"
+
+    def engine(m: re.Match[str]) -> str:
+        args = f"'{path}', '{replica}'" + (f", {m.group(2)}" if m.group(2) else "")
+        return f"ENGINE = Replicated{m.group(1)}({args})"
+
+    body = _ENGINE.sub(engine, statement[_CREATE_TABLE.match(statement).end():], count=1)  # type: ignore[union-attr]
+    body = _LOCAL_ONLY_SETTING.sub("", body)
+    out = [f"CREATE TABLE IF NOT EXISTS deskpulse.{local} {on}\n({body}"]
+    if not everywhere:
+        key = SHARDING_KEY if _has_person(statement) else "rand()"
+        out.append(f"CREATE TABLE IF NOT EXISTS deskpulse.{name} {on} AS deskpulse.{local}\n"
+                   f"ENGINE = Distributed('{cluster}', 'deskpulse', '{local}', {key})")
+    return out
+
+
+def render(migrations: list[Migration], cluster: str = "{cluster}") -> str:
+    """Every migration, and the ledger, as one SQL script for ``cluster``."""
+    if not re.fullmatch(r"[A-Za-z0-9_{}.-]+", cluster):
+        raise ValueError(f"cluster name {cluster!r} has characters ClickHouse does not allow")
+    parts = [f"-- deskpulse schema for ClickHouse cluster {cluster!r}, rendered by "
+             "`deskpulse db render`.\n-- Apply once on any node; each statement runs "
+             "ON CLUSTER.\n"]
+    parts.append("\n\n".join(s + ";" for s in render_statement(
+        "CREATE DATABASE IF NOT EXISTS deskpulse", cluster)))
+    parts.append("\n\n".join(s + ";" for s in _render_table(LEDGER_DDL.replace(
+        "(version", "\n(version", 1), "schema_migrations", cluster)))
+    for migration in migrations:
+        parts.append(f"-- {migration.version:04d}_{migration.name}")
+        for statement in migration.statements():
+            if statement.startswith("CREATE DATABASE"):
+                continue
+            parts.extend(s + ";" for s in render_statement(statement, cluster))
+        parts.append(
+            "INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES "
+            f"({migration.version}, '{migration.name}', '{migration.checksum}');")
+    return "\n\n".join(parts) + "\n"

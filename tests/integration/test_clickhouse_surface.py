@@ -1,0 +1,159 @@
+"""The analyst surface on chDB: erasure, row-policy predicates, rendered SQL, retention, docs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas import topics
+from sinks import access, cluster, retention
+from sinks.batch import Batch
+from sinks.erase import TABLES as ERASABLE
+from sinks.erase import forget
+from sinks.migrate import load_migrations
+from sinks.writer import ClickHouseWriter, ClientStore
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+HOUR = 1_795_000_000 - 1_795_000_000 % 3600  # an epoch second on an hour boundary
+PEOPLE = {"alice": "red", "bob": "red", "dave": "blue"}
+
+
+def seed(chdb, tenant: str) -> None:
+    """Two hours of code and browser time per person, a dead letter each, team membership."""
+    batch = Batch()
+    offset = 0
+    for n, user in enumerate(PEOPLE):
+        for i, (app, domain) in enumerate([("code", ""), ("firefox", "github.com")]):
+            start = (HOUR + 3600 * i) * 1000
+            span = {"event_id": f"{tenant}-{user}-{i}", "tenant": tenant, "user": user,
+                    "host": f"{user}-pc", "app": app, "exe": "", "title": "t", "url": "",
+                    "domain": domain, "start_ms": start, "end_ms": start + 600_000 * (n + 1),
+                    "idle": False}
+            rollup = {k: span[k] for k in ("event_id", "tenant", "user", "host", "app",
+                                           "domain", "idle")}
+            rollup["minutes"] = [[start // 1000 + 60 * m, 60_000] for m in range(10 * (n + 1))]
+            batch.add(topics.SPANS, 0, offset, orjson.dumps(span), 0)
+            batch.add(topics.ROLLUPS, 0, offset, orjson.dumps(rollup), 0)
+            offset += 1
+        payload = orjson.dumps({"tenant": "bad tenant!", "user": user, "app": "x"}).decode()
+        batch.add(topics.DEADLETTER, 0, offset, orjson.dumps({
+            "received_at_ms": HOUR * 1000, "reason": "bad_format", "detail": "", "field": "tenant",
+            "payload": payload, "topic": topics.ACTIVITY, "partition": 0, "offset": offset,
+            "tenant": "", "user": ""}), 0)
+        offset += 1
+    writer = ClickHouseWriter(chdb)
+    for table, columns, rows, _ in batch.writes():
+        writer.write(table, columns, rows, f"seed-{tenant}-{table}")
+    values = ", ".join(f"('{tenant}', '{team}', '{user}', 'member')" for user, team in
+                       PEOPLE.items())
+    chdb.command("INSERT INTO deskpulse.team_members_store (tenant, team, user, role) VALUES "
+                 f"{values}, ('{tenant}', 'red', 'carol', 'manager')")
+
+
+def users_in(chdb, table: str, tenant: str, settings: dict | None = None) -> set[str]:
+    rows = chdb.query(f"SELECT DISTINCT user FROM deskpulse.{table} WHERE tenant = '{tenant}'",
+                      settings=settings or {}).result_rows
+    return {r[0] for r in rows}
+
+
+def test_forget_erases_a_person_everywhere_and_audits_without_naming_them(chdb):
+    seed(chdb, "t-forget")
+    store = ClientStore(chdb)
+    bob_before = chdb.query("SELECT sum(active_seconds) FROM deskpulse.activity_minutes "
+                            "WHERE tenant = 't-forget' AND user = 'bob'").result_rows
+    removed = forget(store, "t-forget", "alice")
+    assert removed["minutes_store"] == 20 and removed["spans_store"] == 2
+    assert removed["hours_store"] == 2 and removed["days_store"] == 2
+    assert removed["deadletter_store"] == 1, "matched by the payload, subject columns empty"
+    assert removed["team_members_store"] == 1
+    for view in ("activity_spans", "activity_minutes", "activity_hourly", "activity_daily",
+                 "people", "collectors", "team_members"):
+        assert "alice" not in users_in(chdb, view, "t-forget"), view
+    for table in ERASABLE:
+        assert chdb.query(f"SELECT count() FROM deskpulse.{table} WHERE user = 'alice' "
+                          "OR position(payload, 'alice') > 0" if table == "deadletter_store"
+                          else f"SELECT count() FROM deskpulse.{table} WHERE user = 'alice'"
+                          ).result_rows[0][0] == 0, table
+    assert users_in(chdb, "activity_minutes", "t-forget") == {"bob", "dave"}
+    assert chdb.query("SELECT sum(active_seconds) FROM deskpulse.activity_minutes "
+                      "WHERE tenant = 't-forget' AND user = 'bob'").result_rows == bob_before
+    [audit] = chdb.query("SELECT * FROM deskpulse.erasure_audit "
+                         "WHERE tenant = 't-forget'").result_rows
+    assert "alice" not in repr(audit) and sum(audit[3].values()) == sum(removed.values())
+    assert forget(store, "t-forget", "alice") == dict.fromkeys(ERASABLE, 0), "idempotent"
+
+
+def test_row_policy_predicates_show_managers_their_team_and_employees_themselves(chdb):
+    seed(chdb, "t-rbac")
+
+    def as_(predicate: str, view: str = "activity_minutes") -> set[str]:
+        filters = {f"deskpulse.{t}": predicate for t in access.PERSONAL_TABLES}
+        return users_in(chdb, view, "t-rbac", {"additional_table_filters": filters})
+
+    assert as_(access.manager_predicate("'carol'")) == {"alice", "bob"}
+    assert as_(access.manager_predicate("'alice'")) == set(), "a member manages nobody"
+    assert as_(access.employee_predicate("'dave'")) == {"dave"}
+    assert as_(access.employee_predicate("'dave'"), "activity_spans") == {"dave"}
+    assert as_(access.manager_predicate("'carol'"), "activity_daily") == {"alice", "bob"}
+    assert as_("1") == set(PEOPLE)
+
+
+def explain(chdb, script: str) -> int:
+    statements = [s.strip() for s in re.split(r";\s*\n", script) if s.strip()]
+    for statement in statements:
+        body = "\n".join(line for line in statement.splitlines() if not line.startswith("--"))
+        if body.strip():
+            chdb.query(f"EXPLAIN AST {body}")  # raises on a syntax error
+    return len(statements)
+
+
+def test_rendered_cluster_schema_and_access_sql_are_valid_clickhouse_sql(chdb):
+    assert explain(chdb, cluster.render(load_migrations(), "prod")) > 20
+    assert explain(chdb, access.render()) > 20
+    assert explain(chdb, access.render("prod")) > 20
+
+
+def test_retention_is_shown_and_changed(chdb):
+    store = ClientStore(chdb)
+    assert retention.current(store) == {"spans": 90, "minutes": 730, "hours": 730,
+                                        "days": 730, "deadletter": 30}
+    store.command(retention.statement("spans", 30))
+    try:
+        assert retention.current(store)["spans"] == 30
+    finally:
+        store.command(retention.statement("spans", 90))
+
+
+def test_data_dictionary_examples_run_and_answer(chdb):
+    seed(chdb, "acme")
+    text = (ROOT / "docs" / "data-dictionary.md").read_text()
+    examples = re.findall(r"```sql\n(.*?)```", text, re.S)
+    assert len(examples) >= 4
+    answers = [chdb.query(sql).result_rows for sql in examples]
+    assert all(answers), "every example returns rows on the seeded data"
+    # the first example: hours per app per person
+    per_app = {(u, a): round(h, 3) for u, a, h in answers[0]}
+    assert per_app[("alice", "code")] == round(10 / 60, 3)
+    assert per_app[("dave", "firefox")] == round(30 / 60, 3)
+
+
+def test_every_table_and_column_is_in_the_data_dictionary(chdb):
+    text = (ROOT / "docs" / "data-dictionary.md").read_text()
+    rows = chdb.query("SELECT table, name FROM system.columns WHERE database = 'deskpulse' "
+                      "AND table NOT LIKE '%_store' AND table != 'schema_migrations'"
+                      ).result_rows
+    assert rows
+    missing = [f"{t}.{c}" for t, c in rows
+               if f"### `{t}`" not in text or f"| `{c}` |" not in _section(text, t)]
+    assert not missing, f"undocumented: {missing}"
+
+
+def _section(text: str, table: str) -> str:
+    start = text.index(f"### `{table}`")
+    end = text.find("\n### ", start + 1)
+    return text[start:end if end > 0 else None]
