@@ -13,6 +13,8 @@ using the names they know:
   touches one shard;
 * small tables every node needs whole (team membership, for the row policies,
   and the migrations ledger) are replicated to every node instead of sharded;
+* the sink's input tables (``ENGINE = Null``) exist on every node, and their
+  materialized views write to the ``Distributed`` tables;
 * views, ``ALTER``\\s and the database get ``ON CLUSTER``.
 
 The sink must then insert with ``insert_distributed_sync = 1`` so that its
@@ -50,9 +52,10 @@ def render_statement(statement: str, cluster: str) -> list[str]:
     table = _CREATE_TABLE.match(statement)
     if table:
         return _render_table(statement, table.group(1), cluster)
-    view = re.match(r"^(CREATE VIEW IF NOT EXISTS deskpulse\.\w+) AS", statement)
-    if view:
-        return [f"{view.group(1)} {on} AS{statement[view.end():]}"]
+    view = re.match(r"^(CREATE (?:MATERIALIZED )?VIEW IF NOT EXISTS deskpulse\.\w+) ",
+                    statement)
+    if view:  # a materialized view writes to the Distributed table: rows go to their shard
+        return [f"{view.group(1)} {on} {statement[view.end():]}"]
     alter = re.match(r"^ALTER TABLE deskpulse\.(\w+) ", statement)
     if alter:
         name = alter.group(1)
@@ -63,6 +66,9 @@ def render_statement(statement: str, cluster: str) -> list[str]:
 
 def _render_table(statement: str, name: str, cluster: str) -> list[str]:
     on = _on(cluster)
+    if "ENGINE = Null" in statement:  # the sink's input tables: on every node, store nothing
+        return [f"CREATE TABLE IF NOT EXISTS deskpulse.{name} {on}\n"
+                f"({statement[_CREATE_TABLE.match(statement).end():]}"]  # type: ignore[union-attr]
     everywhere = name in EVERYWHERE
     local = name if everywhere else f"{name}_local"
     path = (f"/clickhouse/tables/all/deskpulse/{local}" if everywhere

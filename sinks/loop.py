@@ -1,9 +1,12 @@
 """The sink's Kafka loop: batch, write, then commit.
 
-Offsets are committed only after every row of the batch was written. When
-ClickHouse refuses a write, the batch is kept, consumption is paused and the
-write is retried with a bounded exponential back-off; nothing unwritten is
-ever committed.
+Offsets are committed only after every record of the batch was written. The
+messages go to ClickHouse as they are (JSONEachRow into the ``*_in`` tables,
+whose views write the storage tables). When ClickHouse refuses a write, the
+batch is first checked message by message: messages it cannot take are replaced
+by dead letters and the write is retried at once. Otherwise the store is
+unavailable: the batch is kept, consumption is paused and the write is retried
+with a bounded exponential back-off; nothing unwritten is ever committed.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from deskpulse import faults
 from deskpulse.errors import StoreUnavailable
 from deskpulse.settings import KafkaSettings
 from schemas import topics
 from sinks.batch import Batch
-from sinks.writer import RowWriter
+from sinks.writer import BodyWriter
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +33,12 @@ SINK_TOPICS = (topics.SPANS, topics.ROLLUPS, topics.DEADLETTER)
 @dataclass(frozen=True)
 class SinkSettings:
     group_id: str = "deskpulse-sink"
-    max_rows: int = 50_000
+    max_bytes: int = 16 * 1024 * 1024
     max_age_s: float = 0.5
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
     session_timeout_ms: int = 6000
+    lag_every_s: float = 2.0
 
 
 @dataclass
@@ -42,10 +47,13 @@ class SinkState:
 
     assigned: bool = False
     messages: int = 0
-    rows_written: int = 0
+    records_written: int = 0
+    bytes_written: int = 0
     batches: int = 0
     poisoned: int = 0
     write_failures: int = 0
+    #: messages not yet read, summed over the assigned partitions (updated every few seconds)
+    lag: int = 0
     failing_since: float | None = None
     last_error: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -56,10 +64,12 @@ class SinkState:
                 "ready": self.assigned and self.failing_since is None,
                 "assigned": self.assigned,
                 "messages": self.messages,
-                "rows_written": self.rows_written,
+                "records_written": self.records_written,
+                "bytes_written": self.bytes_written,
                 "batches": self.batches,
                 "poisoned": self.poisoned,
                 "write_failures": self.write_failures,
+                "lag": self.lag,
                 "failing_for_s": (round(time.monotonic() - self.failing_since, 1)
                                   if self.failing_since else 0.0),
                 "last_error": self.last_error,
@@ -67,7 +77,7 @@ class SinkState:
 
 
 class SinkLoop:
-    def __init__(self, kafka: KafkaSettings, writer: RowWriter,
+    def __init__(self, kafka: KafkaSettings, writer: BodyWriter,
                  settings: SinkSettings | None = None, state: SinkState | None = None) -> None:
         self.settings = settings or SinkSettings()
         self.state = state or SinkState()
@@ -80,6 +90,7 @@ class SinkLoop:
             "heartbeat.interval.ms": 1000,
         }))
         self._batch = Batch()
+        self._lag_checked = 0.0
 
     def run(self, stop: threading.Event) -> None:
         self._consumer.subscribe(list(SINK_TOPICS), on_assign=self._on_assign,
@@ -101,18 +112,32 @@ class SinkLoop:
         self._flush(threading.Event())
 
     def _poll_once(self, stop: threading.Event) -> None:
-        room = max(1, self.settings.max_rows - self._batch.row_count())
-        messages = self._consumer.consume(num_messages=min(room, 10_000), timeout=0.1)
-        now_ms = int(time.time() * 1000)
+        messages = self._consumer.consume(num_messages=1000, timeout=0.1)
         for msg in messages:
             if msg.error():
                 logger.warning("consumer error: %s", msg.error())
                 continue
-            self._batch.add(msg.topic(), msg.partition(), msg.offset(), msg.value() or b"",
-                            now_ms)
-        if (self._batch.row_count() >= self.settings.max_rows
+            self._batch.add(msg.topic(), msg.partition(), msg.offset(), msg.value() or b"")
+        if (self._batch.size >= self.settings.max_bytes
                 or self._batch.age() >= self.settings.max_age_s):
             self._flush(stop)
+        if time.monotonic() - self._lag_checked >= self.settings.lag_every_s:
+            self._update_lag()
+
+    def _update_lag(self) -> None:
+        """High watermarks as last fetched (no broker round trip) minus our positions."""
+        self._lag_checked = time.monotonic()
+        lag = 0
+        try:
+            for tp in self._consumer.position(self._consumer.assignment()):
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                if high >= 0 and tp.offset >= 0:
+                    lag += max(0, high - tp.offset)
+        except KafkaException as exc:
+            logger.debug("lag not available: %s", exc)
+            return
+        with self.state.lock:
+            self.state.lag = lag
 
     def _flush(self, stop: threading.Event) -> None:
         batch = self._batch
@@ -122,13 +147,18 @@ class SinkLoop:
         paused = False
         while True:
             try:
-                for table, columns, rows, token in batch.writes():
-                    self._writer.write(table, columns, rows, token)
+                for table, body, token in batch.writes():
+                    self._writer.write(table, body, token)
                 break
             except StoreUnavailable as exc:
                 with self.state.lock:
                     self.state.write_failures += 1
                     self.state.last_error = str(exc)
+                if batch.quarantine(int(time.time() * 1000)):
+                    logger.warning("dead-lettered %d messages ClickHouse could not take: %s",
+                                   batch.poisoned, exc)
+                    continue  # retry at once without them
+                with self.state.lock:
                     if self.state.failing_since is None:
                         self.state.failing_since = time.monotonic()
                 logger.warning("write failed, retrying in %.1fs: %s", delay, exc)
@@ -141,14 +171,17 @@ class SinkLoop:
                                  batch.messages)
                     return
                 self._consumer.poll(0)  # keep the group membership alive
+                self._update_lag()
                 delay = min(delay * 2, self.settings.backoff_max_s)
+        faults.point("sink.after_write")
         self._commit(batch)
         if paused:
             self._consumer.resume(self._consumer.assignment())
         with self.state.lock:
             self.state.failing_since = None
             self.state.messages += batch.messages
-            self.state.rows_written += batch.row_count()
+            self.state.records_written += batch.records()
+            self.state.bytes_written += batch.size
             self.state.batches += 1
             self.state.poisoned += batch.poisoned
         self._batch = Batch()

@@ -1,116 +1,100 @@
-"""Pure decoding of sink input messages into table rows.
+"""Pure preparation of sink input for ClickHouse.
 
-DateTime64(3) values are passed as integer milliseconds (the column's ticks),
-DateTime values as integer epoch seconds: no per-row datetime objects.
-
-Each decoder takes a message value (bytes) and returns ``{table: rows}``, or
-raises :class:`PoisonMessage` so that the loop can dead-letter it. A rollup
-record becomes rows of three tables at once: per (span, minute), per (span,
-hour) and per (span, day). They are computed here from the whole record rather
-than by ClickHouse materialized views: a view fires per insert block, and a
-block boundary inside one span would store its hour as two partial rows with one
-key, of which ReplacingMergeTree keeps only one.
+The sink does not decode records in Python: it hands the messages of the spans,
+rollups and dead-letter topics to ClickHouse as JSONEachRow, into the Null
+tables ``*_in`` whose materialized views write the storage tables (migration
+0003). Here: joining messages into one insert body, counting records, and the
+Python check used only when ClickHouse refused a batch, to find the poison
+messages and dead-letter them instead of retrying forever.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import orjson
 
 from schemas import topics
 from schemas.records import PAYLOAD_LIMIT
 
-SPAN_COLUMNS = ("event_id", "tenant", "user", "host", "app", "exe", "title", "url", "domain",
-                "start", "end", "idle")
-MINUTE_COLUMNS = ("tenant", "user", "host", "app", "domain", "minute", "event_id",
-                  "active_ms", "idle_ms")
-HOUR_COLUMNS = ("tenant", "user", "host", "app", "domain", "hour", "event_id",
-                "active_ms", "idle_ms")
-DAY_COLUMNS = ("tenant", "user", "host", "app", "domain", "day", "event_id",
-               "active_ms", "idle_ms")
-DEADLETTER_COLUMNS = ("received_at", "reason", "detail", "field", "payload", "topic",
-                      "partition", "offset", "tenant", "user")
-
-SPANS_TABLE = "deskpulse.spans_store"
-MINUTES_TABLE = "deskpulse.minutes_store"
-HOURS_TABLE = "deskpulse.hours_store"
-DAYS_TABLE = "deskpulse.days_store"
-DEADLETTER_TABLE = "deskpulse.deadletter_store"
-
-#: storage table -> its columns, in the order the decoders produce them
-TABLES = {
-    SPANS_TABLE: SPAN_COLUMNS,
-    MINUTES_TABLE: MINUTE_COLUMNS,
-    HOURS_TABLE: HOUR_COLUMNS,
-    DAYS_TABLE: DAY_COLUMNS,
-    DEADLETTER_TABLE: DEADLETTER_COLUMNS,
+#: source topic -> the Null table its records are inserted into
+INPUT_TABLES = {
+    topics.SPANS: "deskpulse.spans_in",
+    topics.ROLLUPS: "deskpulse.rollups_in",
+    topics.DEADLETTER: "deskpulse.deadletter_in",
 }
 
 
-class PoisonMessage(ValueError):
-    """A message the sink cannot turn into rows."""
+def _str(v: object) -> bool:
+    return isinstance(v, str)
 
 
-def _records(value: bytes) -> list[dict]:
-    """A message holds one record (an object) or a batch of them (an array)."""
-    decoded = orjson.loads(value)
-    return decoded if isinstance(decoded, list) else [decoded]
+def _int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
 
 
-def span_rows(value: bytes) -> dict[str, list[tuple]]:
-    try:
-        return {SPANS_TABLE: [
-            (d["event_id"], d["tenant"], d["user"], d["host"], d["app"], d["exe"], d["title"],
-             d["url"], d["domain"], int(d["start_ms"]), int(d["end_ms"]), bool(d["idle"]))
-            for d in _records(value)]}
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise PoisonMessage(f"undecodable span record: {exc!r}") from exc
+def _bool(v: object) -> bool:
+    return isinstance(v, bool)
 
 
-def rollup_rows(value: bytes) -> dict[str, list[tuple]]:
-    """Minute rows, plus the same time summed per UTC hour and per UTC day."""
-    minutes: list[tuple] = []
-    hours: list[tuple] = []
-    days: list[tuple] = []
-    try:
-        for d in _records(value):
-            dims = (d["tenant"], d["user"], d["host"], d["app"], d["domain"])
-            event_id, idle = d["event_id"], bool(d["idle"])
-            per_hour: dict[int, int] = {}
-            per_day: dict[int, int] = {}
-            for minute, ms in d["minutes"]:
-                minutes.append((*dims, minute, event_id, 0 if idle else ms, ms if idle else 0))
-                hour = minute - minute % 3600
-                per_hour[hour] = per_hour.get(hour, 0) + ms
-                day = minute // 86400
-                per_day[day] = per_day.get(day, 0) + ms
-            hours.extend((*dims, h, event_id, 0 if idle else ms, ms if idle else 0)
-                         for h, ms in per_hour.items())
-            days.extend((*dims, day, event_id, 0 if idle else ms, ms if idle else 0)
-                        for day, ms in per_day.items())
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise PoisonMessage(f"undecodable rollup record: {exc!r}") from exc
-    return {MINUTES_TABLE: minutes, HOURS_TABLE: hours, DAYS_TABLE: days}
+def _minutes(v: object) -> bool:
+    return isinstance(v, list) and all(
+        isinstance(p, list) and len(p) == 2 and _int(p[0]) and _int(p[1])
+        and p[0] < 2**32 and p[1] < 2**32 for p in v)
 
 
-def deadletter_rows(value: bytes) -> dict[str, list[tuple]]:
-    try:
-        return {DEADLETTER_TABLE: [
-            (int(d["received_at_ms"]), d["reason"], d["detail"], d["field"], d["payload"],
-             d["topic"], d["partition"], d["offset"], d.get("tenant", ""), d.get("user", ""))
-            for d in _records(value)]}
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise PoisonMessage(f"undecodable dead-letter record: {exc!r}") from exc
-
-
-DECODERS = {
-    topics.SPANS: span_rows,
-    topics.ROLLUPS: rollup_rows,
-    topics.DEADLETTER: deadletter_rows,
+_Check = Callable[[object], bool]
+FIELDS: dict[str, dict[str, _Check]] = {
+    topics.SPANS: {"event_id": _str, "tenant": _str, "user": _str, "host": _str, "app": _str,
+                   "exe": _str, "title": _str, "url": _str, "domain": _str, "start_ms": _int,
+                   "end_ms": _int, "idle": _bool},
+    topics.ROLLUPS: {"event_id": _str, "tenant": _str, "user": _str, "host": _str, "app": _str,
+                     "domain": _str, "idle": _bool, "minutes": _minutes},
+    topics.DEADLETTER: {"received_at_ms": _int, "reason": _str, "detail": _str, "field": _str,
+                        "payload": _str, "topic": _str, "partition": _int, "offset": _int},
 }
+#: a key every record of the topic has exactly once (records are counted by it)
+_MARKER = {topics.SPANS: b'"event_id"', topics.ROLLUPS: b'"event_id"',
+           topics.DEADLETTER: b'"received_at_ms"'}
 
 
-def poison_row(value: bytes, reason: str, *, topic: str, partition: int, offset: int,
-               now_ms: int) -> tuple:
-    """A dead-letter row for a message the sink itself could not decode."""
-    payload = value[:PAYLOAD_LIMIT].decode("utf-8", errors="replace")
-    return (now_ms, "sink_undecodable", reason, "", payload, topic, partition, offset, "", "")
+def insert_body(values: Sequence[bytes]) -> bytes:
+    """Messages (each one record or an array of records) as one JSON array of records."""
+    parts = []
+    for value in values:
+        value = value.strip()
+        if value.startswith(b"["):
+            value = value[1:-1].strip()
+        if value:
+            parts.append(value)
+    return b"[" + b",".join(parts) + b"]"
+
+
+def count_records(topic: str, value: bytes) -> int:
+    return value.count(_MARKER[topic])
+
+
+def problem(topic: str, value: bytes) -> str | None:
+    """Why ClickHouse cannot take this message (None: it can)."""
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return f"not JSON: {exc}"
+    records = decoded if isinstance(decoded, list) else [decoded]
+    fields = FIELDS[topic]
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            return f"record {i} is not an object"
+        for name, ok in fields.items():
+            if name not in record or not ok(record[name]):
+                return f"record {i}: field {name!r} missing or of the wrong type"
+    return None
+
+
+def poison_record(value: bytes, reason: str, *, topic: str, partition: int, offset: int,
+                  now_ms: int) -> bytes:
+    """A dead-letter record for a message the sink itself could not store."""
+    return orjson.dumps({
+        "received_at_ms": now_ms, "reason": "sink_undecodable", "detail": reason[:1000],
+        "field": "", "payload": value[:PAYLOAD_LIMIT].decode("utf-8", errors="replace"),
+        "topic": topic, "partition": partition, "offset": offset, "tenant": "", "user": ""})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 import clickhouse_connect
@@ -14,9 +13,8 @@ from deskpulse.errors import QueryError, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 
-class RowWriter(Protocol):
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple],
-              dedup_token: str) -> None: ...
+class BodyWriter(Protocol):
+    def write(self, table: str, body: bytes, dedup_token: str) -> None: ...
 
 
 def connect(dsn: str) -> Any:
@@ -34,19 +32,25 @@ def redact_dsn(dsn: str) -> str:
     return dsn
 
 
+#: insert settings: the token also deduplicates the views' blocks into the storage tables
+INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1,
+                   "input_format_skip_unknown_fields": 1}
+
+
 class ClickHouseWriter:
-    """:class:`RowWriter` over a clickhouse-connect client."""
+    """:class:`BodyWriter` over a clickhouse-connect client: JSONEachRow inserts."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple],
-              dedup_token: str) -> None:
+    def write(self, table: str, body: bytes, dedup_token: str) -> None:
         try:
-            self._client.insert(table, rows, column_names=list(columns),
-                                settings={"insert_deduplication_token": dedup_token})
+            self._client.raw_insert(table, None, insert_block=body, fmt="JSONEachRow",
+                                    settings={**INSERT_SETTINGS,
+                                              "insert_deduplication_token": dedup_token})
         except ClickHouseError as exc:
-            raise StoreUnavailable(f"writing {len(rows)} rows to {table} failed: {exc}") from exc
+            raise StoreUnavailable(f"writing {len(body)} bytes to {table} failed: "
+                                   f"{_first_line(exc)}") from exc
 
 
 def run_query(client: Any, sql: str) -> tuple[list[str], list[list[Any]]]:

@@ -197,4 +197,85 @@ ALTER TABLE deskpulse.minutes_store_local ON CLUSTER '{cluster}' MODIFY TTL minu
 
 ALTER TABLE deskpulse.deadletter_store_local ON CLUSTER '{cluster}' MODIFY TTL toDateTime(received_at) + INTERVAL 30 DAY;
 
-INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (2, 'rollups_dimensions_retention', 'b851382763e84c6c');
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (2, 'rollups_dimensions_retention', '24598e987ce54c1f');
+
+-- 0003_json_ingest
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_in ON CLUSTER '{cluster}'
+(
+    event_id String,
+    tenant String,
+    user String,
+    host String,
+    app String,
+    exe String,
+    title String,
+    url String,
+    domain String,
+    start_ms Int64,
+    end_ms Int64,
+    idle Bool
+)
+ENGINE = Null;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.spans_mv ON CLUSTER '{cluster}' TO deskpulse.spans_store AS
+SELECT event_id, tenant, user, host, app, exe, title, url, domain,
+       fromUnixTimestamp64Milli(start_ms, 'UTC') AS start,
+       fromUnixTimestamp64Milli(end_ms, 'UTC') AS end,
+       idle
+FROM deskpulse.spans_in;
+
+CREATE TABLE IF NOT EXISTS deskpulse.rollups_in ON CLUSTER '{cluster}'
+(
+    event_id String,
+    tenant String,
+    user String,
+    host String,
+    app String,
+    domain String,
+    idle Bool,
+    minutes Array(Tuple(UInt32, UInt32))
+)
+ENGINE = Null;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.minutes_mv ON CLUSTER '{cluster}' TO deskpulse.minutes_store AS
+SELECT tenant, user, host, app, domain, toDateTime(m.1, 'UTC') AS minute, event_id,
+       if(idle, 0, m.2) AS active_ms, if(idle, m.2, 0) AS idle_ms
+FROM deskpulse.rollups_in
+ARRAY JOIN minutes AS m;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.hours_mv ON CLUSTER '{cluster}' TO deskpulse.hours_store AS
+WITH arraySum(x -> if(intDiv(x.1, 3600) * 3600 = h, x.2, 0), minutes) AS ms
+SELECT tenant, user, host, app, domain, toDateTime(h, 'UTC') AS hour, event_id,
+       if(idle, 0, ms) AS active_ms, if(idle, ms, 0) AS idle_ms
+FROM deskpulse.rollups_in
+ARRAY JOIN arrayDistinct(arrayMap(x -> intDiv(x.1, 3600) * 3600, minutes)) AS h;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.days_mv ON CLUSTER '{cluster}' TO deskpulse.days_store AS
+WITH arraySum(x -> if(intDiv(x.1, 86400) = d, x.2, 0), minutes) AS ms
+SELECT tenant, user, host, app, domain, toDate(d) AS day, event_id,
+       if(idle, 0, ms) AS active_ms, if(idle, ms, 0) AS idle_ms
+FROM deskpulse.rollups_in
+ARRAY JOIN arrayDistinct(arrayMap(x -> intDiv(x.1, 86400), minutes)) AS d;
+
+CREATE TABLE IF NOT EXISTS deskpulse.deadletter_in ON CLUSTER '{cluster}'
+(
+    received_at_ms Int64,
+    reason String,
+    detail String,
+    field String,
+    payload String,
+    topic String,
+    partition UInt32,
+    offset UInt64,
+    tenant String,
+    user String
+)
+ENGINE = Null;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.deadletter_mv ON CLUSTER '{cluster}' TO deskpulse.deadletter_store AS
+SELECT fromUnixTimestamp64Milli(received_at_ms, 'UTC') AS received_at, reason, detail, field,
+       payload, topic, partition, offset, tenant, user
+FROM deskpulse.deadletter_in;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (3, 'json_ingest', '1d39c2a4676eeed8');

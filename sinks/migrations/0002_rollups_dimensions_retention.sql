@@ -1,12 +1,9 @@
 -- Hourly and daily rollups, dimension helpers, retention, erasure audit.
 --
 -- hours_store and days_store hold one row per (span, UTC hour) and (span, UTC
--- day), written by the sink from the same rollup record as the minute rows and
--- in the same batch. They are not ClickHouse materialized views on purpose: a
--- view fires per insert block, and a block boundary inside one span would turn
--- its hour into two partial rows with the same key, of which ReplacingMergeTree
--- keeps one. Computed from the whole record, a row written again is identical
--- and collapses, so the views below are exact at all times like activity_minutes.
+-- day), computed from the whole rollup record (see 0003): a row written again is
+-- identical and collapses, so the views below are exact at all times like
+-- activity_minutes.
 
 CREATE TABLE IF NOT EXISTS deskpulse.hours_store
 (

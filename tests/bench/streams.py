@@ -19,12 +19,13 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Producer
 
-from deskpulse.procs import Child, free_port, http_json
+from deskpulse.procs import Child, free_port
 from deskpulse.settings import KafkaSettings
 from deskpulse.stack import start_broker
 from schemas import topics
 from streams.policy import DntEntry, Schedule, schedule_key
 from streams.policy_io import publish_policy
+from tests.bench.health import clock
 from tests.bench.report import record
 
 APPS = [("code", ""), ("firefox", "https://github.com/x/y"), ("slack", ""),
@@ -103,26 +104,10 @@ def measure(count: int, partitions: int = 4, setup=publish_policies) -> dict[str
 
 
 def _clock(url: str, count: int, worker: Child) -> dict[str, float]:
-    first = None
-    deadline = time.monotonic() + 900
-    seen = 0
-    while time.monotonic() < deadline:
-        assert worker.alive(), worker.log_tail()
-        try:
-            _, body = http_json(url, timeout=2)
-            seen = body.get("events_in", 0) if isinstance(body, dict) else 0
-        except OSError:
-            seen = 0
-        now = time.monotonic()
-        if seen and first is None:
-            first = (now, seen)
-        if seen >= count:
-            break
-        time.sleep(0.1)
-    assert first is not None and seen >= count, f"worker processed {seen}/{count}"
-    elapsed = now - first[0]
-    return {"events": count, "seconds": round(elapsed, 2),
-            "events_per_s": round((count - first[1]) / elapsed), **{
+    clocked = clock(url, worker, "events_in", count, started=lambda b: b.get("events_in", 0) > 0)
+    body = clocked.body
+    return {"events": count, "seconds": clocked.seconds,
+            "events_per_s": round((count - clocked.counted_before) / clocked.seconds), **{
                 k: body[k] for k in ("accepted", "dropped_dnt", "dropped_out_of_hours",
                                      "clipped", "deadlettered")}}
 

@@ -38,8 +38,8 @@ def produce(bootstrap: str, n: int) -> None:
 
 def run_loop(bootstrap: str, writer, group: str, until) -> SinkLoop:
     loop = SinkLoop(KafkaSettings(bootstrap=bootstrap), writer,
-                    SinkSettings(group_id=group, max_rows=500, max_age_s=0.2,
-                                 backoff_initial_s=0.05, backoff_max_s=0.2))
+                    SinkSettings(group_id=group, max_bytes=20_000, max_age_s=0.2,
+                                 backoff_initial_s=0.05, backoff_max_s=0.2, lag_every_s=0.05))
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
     thread.start()
@@ -89,8 +89,14 @@ def test_replay_from_offset_zero_changes_nothing_and_failing_writes_lose_nothing
     n = 2000
     produce(broker, n)
     flaky = FlakyWriter(ClickHouseWriter(chdb), failures=4)
-    first = run_loop(broker, flaky, "sink-a", lambda lp: lp.state.messages >= n + 1)
+    lags: list[int] = []
+
+    def drained(lp: SinkLoop) -> bool:
+        lags.append(lp.state.lag)
+        return lp.state.messages >= n + 1 and lp.state.lag == 0
+    first = run_loop(broker, flaky, "sink-a", drained)
     assert first.state.write_failures == 4
+    assert max(lags) > 0 and lags[-1] == 0, "lag reported while writes failed, then drained"
     assert first.state.poisoned == 1
     rows, active, idle = totals(chdb)
     assert (round(active, 3), round(idle, 3)) == expected(n)

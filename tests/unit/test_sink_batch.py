@@ -2,9 +2,7 @@ import orjson
 
 from schemas import topics
 from sinks.batch import Batch
-from sinks.rows import DAYS_TABLE, HOURS_TABLE, MINUTES_TABLE, rollup_rows
-
-NOW = 1_795_000_000_000
+from sinks.rows import count_records, insert_body, problem
 
 
 def rollup(event_id="e1", idle=False):
@@ -13,61 +11,50 @@ def rollup(event_id="e1", idle=False):
                          "minutes": [[1_795_000_020, 40_000], [1_795_000_080, 5_500]]})
 
 
-def minute_rows(value):
-    return rollup_rows(value)[MINUTES_TABLE]
-
-
-def test_rollup_rows_split_active_and_idle():
-    assert minute_rows(rollup()) == [
-        ("acme", "alice", "h", "code", "", 1_795_000_020, "e1", 40_000, 0),
-        ("acme", "alice", "h", "code", "", 1_795_000_080, "e1", 5_500, 0)]
-    assert [r[-2:] for r in minute_rows(rollup(idle=True))] == [(0, 40_000), (0, 5_500)]
+def test_messages_of_one_or_many_records_become_one_json_array():
+    body = insert_body([rollup("e1"), b"[" + rollup("e2") + b"," + rollup("e3") + b"]", b"[]",
+                        b" [ ] "])
+    assert [r["event_id"] for r in orjson.loads(body)] == ["e1", "e2", "e3"]
+    assert insert_body([]) == b"[]"
+    assert count_records(topics.ROLLUPS, body) == 3
 
 
 def test_offsets_ranges_commit_positions_and_stable_token():
     a, b = Batch(), Batch()
     for batch in (a, b):
-        batch.add(topics.ROLLUPS, 1, 10, rollup("e1"), NOW)
-        batch.add(topics.ROLLUPS, 1, 11, rollup("e2"), NOW)
-        batch.add(topics.ROLLUPS, 0, 3, rollup("e3"), NOW)
+        batch.add(topics.ROLLUPS, 1, 10, rollup("e1"))
+        batch.add(topics.ROLLUPS, 1, 11, rollup("e2"))
+        batch.add(topics.ROLLUPS, 0, 3, rollup("e3"))
     assert a.commit_offsets() == {(topics.ROLLUPS, 1): 12, (topics.ROLLUPS, 0): 4}
-    assert a.row_count() == 6 + 3 + 3  # minute rows, then one hour and one day row each
-    assert a.dedup_token(MINUTES_TABLE) == b.dedup_token(MINUTES_TABLE)
-    assert a.dedup_token(MINUTES_TABLE) != a.dedup_token(HOURS_TABLE)
+    assert a.records() == 3 and a.messages == 3 and a.size == 3 * len(rollup())
+    [(table, body, token)] = a.writes()
+    assert table == "deskpulse.rollups_in" and len(orjson.loads(body)) == 3
+    assert token == b.writes()[0][2], "the same offsets give the same token"
     c = Batch()
-    c.add(topics.ROLLUPS, 1, 10, rollup("e1"), NOW)
-    assert c.dedup_token(MINUTES_TABLE) != a.dedup_token(MINUTES_TABLE)
-    writes = {table: (columns, rows) for table, columns, rows, _ in a.writes()}
-    assert sorted(writes) == sorted([MINUTES_TABLE, HOURS_TABLE, DAYS_TABLE])
-    assert len(writes[MINUTES_TABLE][1]) == 6 and len(writes[MINUTES_TABLE][0]) == 9
+    c.add(topics.ROLLUPS, 1, 10, rollup("e1"))
+    assert c.writes()[0][2] != token
 
 
-def test_hour_and_day_rows_sum_the_minutes_across_boundaries():
-    day = 1_795_046_400  # a UTC midnight
-    assert day % 86400 == 0
-    record = orjson.dumps({"event_id": "e9", "tenant": "acme", "user": "alice", "host": "h",
-                           "app": "code", "domain": "", "idle": False,
-                           "minutes": [[day - 120, 60_000], [day - 60, 60_000], [day, 30_000]]})
-    rows = rollup_rows(record)
-    assert [(r[5], r[7]) for r in rows[HOURS_TABLE]] == [(day - 3600, 120_000), (day, 30_000)]
-    assert [(r[5], r[7]) for r in rows[DAYS_TABLE]] == [(day // 86400 - 1, 120_000),
-                                                         (day // 86400, 30_000)]
-    total = sum(r[7] for r in rows[MINUTES_TABLE])
-    assert total == sum(r[7] for r in rows[HOURS_TABLE]) == sum(r[7] for r in rows[DAYS_TABLE])
-
-
-def test_poison_message_becomes_a_deadletter_row_and_is_still_committed():
+def test_quarantine_turns_poison_into_dead_letters_and_keeps_the_rest():
     batch = Batch()
-    batch.add(topics.SPANS, 0, 7, b"{broken", NOW)
-    [(table, _, rows, _)] = batch.writes()
-    assert table == "deskpulse.deadletter_store"
-    assert rows[0][1] == "sink_undecodable" and rows[0][5:8] == (topics.SPANS, 0, 7)
-    assert batch.commit_offsets() == {(topics.SPANS, 0): 8}
-    assert batch.poisoned == 1
+    batch.add(topics.SPANS, 0, 7, b"{broken")
+    batch.add(topics.ROLLUPS, 2, 5, rollup("ok"))
+    batch.add(topics.ROLLUPS, 2, 6, orjson.dumps({"event_id": "x", "minutes": "nope"}))
+    assert batch.quarantine(now_ms=123) == 2
+    writes = {table: orjson.loads(body) for table, body, _ in batch.writes()}
+    assert [r["event_id"] for r in writes["deskpulse.rollups_in"]] == ["ok"]
+    assert "deskpulse.spans_in" not in writes, "nothing left to insert there"
+    letters = writes["deskpulse.deadletter_in"]
+    assert [(d["reason"], d["topic"], d["partition"], d["offset"]) for d in letters] == [
+        ("sink_undecodable", topics.SPANS, 0, 7), ("sink_undecodable", topics.ROLLUPS, 2, 6)]
+    assert letters[0]["payload"] == "{broken" and problem(topics.DEADLETTER,
+                                                          orjson.dumps(letters)) is None
+    assert batch.commit_offsets() == {(topics.SPANS, 0): 8, (topics.ROLLUPS, 2): 7}
+    assert batch.quarantine(now_ms=124) == 0 and batch.poisoned == 2
 
 
-def test_a_message_may_hold_an_array_of_records():
-    batch = b"[" + rollup("e1") + b"," + rollup("e2", idle=True) + b"]"
-    rows = minute_rows(batch)
-    assert [r[6] for r in rows] == ["e1", "e1", "e2", "e2"]
-    assert minute_rows(b"[]") == []
+def test_problem_names_the_field():
+    assert problem(topics.ROLLUPS, rollup()) is None
+    assert "idle" in problem(topics.ROLLUPS, orjson.dumps({**orjson.loads(rollup()),
+                                                           "idle": "no"}))
+    assert "not an object" in problem(topics.SPANS, b"[1]")
