@@ -70,3 +70,7 @@ class BrokerUnavailable(OperationalError):
 
 class StoreUnavailable(OperationalError):
     """ClickHouse cannot be reached or written."""
+
+
+class GrafanaError(OperationalError):
+    """Grafana refused or could not be reached."""

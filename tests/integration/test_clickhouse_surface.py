@@ -5,54 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import orjson
 import pytest
 
-from schemas import topics
 from sinks import access, cluster, retention
-from sinks.batch import Batch
 from sinks.erase import TABLES as ERASABLE
 from sinks.erase import forget
 from sinks.migrate import load_migrations
-from sinks.writer import ClickHouseWriter, ClientStore
+from sinks.writer import ClientStore
+from tests.helpers.seed import PEOPLE, minutes, seed
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-HOUR = 1_795_000_000 - 1_795_000_000 % 3600  # an epoch second on an hour boundary
-PEOPLE = {"alice": "red", "bob": "red", "dave": "blue"}
-
-
-def seed(chdb, tenant: str) -> None:
-    """Two hours of code and browser time per person, a dead letter each, team membership."""
-    batch = Batch()
-    offset = 0
-    for n, user in enumerate(PEOPLE):
-        for i, (app, domain) in enumerate([("code", ""), ("firefox", "github.com")]):
-            start = (HOUR + 3600 * i) * 1000
-            span = {"event_id": f"{tenant}-{user}-{i}", "tenant": tenant, "user": user,
-                    "host": f"{user}-pc", "app": app, "exe": "", "title": "t", "url": "",
-                    "domain": domain, "start_ms": start, "end_ms": start + 600_000 * (n + 1),
-                    "idle": False}
-            rollup = {k: span[k] for k in ("event_id", "tenant", "user", "host", "app",
-                                           "domain", "idle")}
-            rollup["minutes"] = [[start // 1000 + 60 * m, 60_000] for m in range(10 * (n + 1))]
-            batch.add(topics.SPANS, 0, offset, orjson.dumps(span))
-            batch.add(topics.ROLLUPS, 0, offset, orjson.dumps(rollup))
-            offset += 1
-        payload = orjson.dumps({"tenant": "bad tenant!", "user": user, "app": "x"}).decode()
-        batch.add(topics.DEADLETTER, 0, offset, orjson.dumps({
-            "received_at_ms": HOUR * 1000, "reason": "bad_format", "detail": "", "field": "tenant",
-            "payload": payload, "topic": topics.ACTIVITY, "partition": 0, "offset": offset,
-            "tenant": "", "user": ""}))
-        offset += 1
-    writer = ClickHouseWriter(chdb)
-    for table, body, _ in batch.writes():
-        writer.write(table, body, f"seed-{tenant}-{table}")
-    values = ", ".join(f"('{tenant}', '{team}', '{user}', 'member')" for user, team in
-                       PEOPLE.items())
-    chdb.command("INSERT INTO deskpulse.team_members_store (tenant, team, user, role) VALUES "
-                 f"{values}, ('{tenant}', 'red', 'carol', 'manager')")
 
 
 def users_in(chdb, table: str, tenant: str, settings: dict | None = None) -> set[str]:
@@ -67,7 +31,8 @@ def test_forget_erases_a_person_everywhere_and_audits_without_naming_them(chdb):
     bob_before = chdb.query("SELECT sum(active_seconds) FROM deskpulse.activity_minutes "
                             "WHERE tenant = 't-forget' AND user = 'bob'").result_rows
     removed = forget(store, "t-forget", "alice")
-    assert removed["minutes_store"] == 20 and removed["spans_store"] == 2
+    assert removed["minutes_store"] == minutes("alice", "code") + minutes("alice", "firefox")
+    assert removed["spans_store"] == 2
     assert removed["hours_store"] == 2 and removed["days_store"] == 2
     assert removed["deadletter_store"] == 1, "matched by the payload, subject columns empty"
     assert removed["team_members_store"] == 1
@@ -138,8 +103,8 @@ def test_data_dictionary_examples_run_and_answer(chdb):
     assert all(answers), "every example returns rows on the seeded data"
     # the first example: hours per app per person
     per_app = {(u, a): round(h, 3) for u, a, h in answers[0]}
-    assert per_app[("alice", "code")] == round(10 / 60, 3)
-    assert per_app[("dave", "firefox")] == round(30 / 60, 3)
+    assert per_app[("alice", "code")] == round(minutes("alice", "code") / 60, 3)
+    assert per_app[("dave", "firefox")] == round(minutes("dave", "firefox") / 60, 3)
 
 
 def test_every_table_and_column_is_in_the_data_dictionary(chdb):

@@ -1,0 +1,1 @@
+"""Grafana boards as code: panel SQL, dashboard JSON, macro expansion, deployment."""

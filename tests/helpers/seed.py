@@ -1,0 +1,55 @@
+"""A small known dataset written into chDB through the sink's real ingest path.
+
+Per person ``n`` (alice 0, bob 1, dave 2): a ``code`` span of ``10 * (n + 1)``
+minutes starting at :data:`HOUR`, a ``firefox`` span on github.com of
+``5 * (n + 1)`` minutes an hour later, and one dead letter whose payload names
+them. Teams: red (alice, bob; carol manages it) and blue (dave).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from schemas import topics
+from sinks.batch import Batch
+from sinks.writer import ClickHouseWriter
+
+HOUR = 1_795_000_000 - 1_795_000_000 % 3600  # an epoch second on an hour boundary
+PEOPLE = {"alice": "red", "bob": "red", "dave": "blue"}
+APPS = (("code", "", 10), ("firefox", "github.com", 5))  # app, domain, minutes per (n + 1)
+
+
+def minutes(user: str, app: str) -> int:
+    n = list(PEOPLE).index(user)
+    return next(m for a, _, m in APPS if a == app) * (n + 1)
+
+
+def seed(chdb, tenant: str) -> None:
+    batch = Batch()
+    offset = 0
+    for n, user in enumerate(PEOPLE):
+        for i, (app, domain, per) in enumerate(APPS):
+            start = (HOUR + 3600 * i) * 1000
+            span = {"event_id": f"{tenant}-{user}-{i}", "tenant": tenant, "user": user,
+                    "host": f"{user}-pc", "app": app, "exe": "", "title": "t", "url": "",
+                    "domain": domain, "start_ms": start, "end_ms": start + 60_000 * per * (n + 1),
+                    "idle": False}
+            rollup = {k: span[k] for k in ("event_id", "tenant", "user", "host", "app",
+                                           "domain", "idle")}
+            rollup["minutes"] = [[start // 1000 + 60 * m, 60_000] for m in range(per * (n + 1))]
+            batch.add(topics.SPANS, 0, offset, orjson.dumps(span))
+            batch.add(topics.ROLLUPS, 0, offset, orjson.dumps(rollup))
+            offset += 1
+        payload = orjson.dumps({"tenant": "bad tenant!", "user": user, "app": "x"}).decode()
+        batch.add(topics.DEADLETTER, 0, offset, orjson.dumps({
+            "received_at_ms": HOUR * 1000, "reason": "bad_format", "detail": "", "field": "tenant",
+            "payload": payload, "topic": topics.ACTIVITY, "partition": 0, "offset": offset,
+            "tenant": "", "user": ""}))
+        offset += 1
+    writer = ClickHouseWriter(chdb)
+    for table, body, _ in batch.writes():
+        writer.write(table, body, f"seed-{tenant}-{table}")
+    values = ", ".join(f"('{tenant}', '{team}', '{user}', 'member')" for user, team in
+                       PEOPLE.items())
+    chdb.command("INSERT INTO deskpulse.team_members_store (tenant, team, user, role) VALUES "
+                 f"{values}, ('{tenant}', 'red', 'carol', 'manager')")
