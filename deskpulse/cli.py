@@ -295,12 +295,19 @@ def retention(assignments: tuple[str, ...], **common: Any) -> None:
 @cli.command()
 @_common
 @click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True)
-def report(days: int, **common: Any) -> None:
-    """The managers' summary in the terminal."""
-    from deskpulse.report import collect, render_text
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained HTML page with charts instead.")
+def report(days: int, html_file: Path | None, **common: Any) -> None:
+    """The managers' summary (the team overview board's numbers)."""
+    from deskpulse.report import collect, render_html, render_text
     from deskpulse.store import open_store
     settings = _settings(**common)
-    click.echo(render_text(collect(open_store(settings), settings.tenant, days)))
+    data = collect(open_store(settings), settings.tenant, days)
+    if html_file is None:
+        click.echo(render_text(data))
+    else:
+        html_file.write_text(render_html(data))
+        click.echo(f"wrote {html_file} ({len(data.people)} people, last {days} days)")
 
 
 def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:

@@ -1,14 +1,23 @@
-"""The managers' summary: active and idle hours per person, top apps and domains."""
+"""The managers' summary: the team overview board's numbers, in a terminal or as HTML.
+
+The numbers come from the very queries of the Grafana team overview
+(:mod:`deskpulse.boards.dashboards`), expanded for the last ``days`` days and
+every person of the tenant, so the report and the board always agree.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from tabulate import tabulate
 
-from deskpulse.sql import literal
-from deskpulse.store import Store
+from deskpulse.boards.dashboards import FLEET, TEAM_OVERVIEW, Board
+from deskpulse.boards.macros import TimeRange, expand
+from deskpulse.sql import SqlStore, literal
 
 
 @dataclass(frozen=True)
@@ -17,51 +26,56 @@ class ReportData:
     days: int
     first: str | None
     last: str | None
-    people: list[list[Any]]   # user, active h, idle h, active share %, top app
-    apps: list[list[Any]]     # app, hours, people, share %
-    domains: list[list[Any]]  # domain, hours, people, share %
+    people: list[list[Any]]   # person, active h, idle h, active %, top app
+    daily: list[list[Any]]    # day, person, active h, idle h
+    by_hour: list[list[Any]]  # hour of day (UTC), active h
+    apps: list[list[Any]]     # app, hours, people
+    domains: list[list[Any]]  # domain, hours, people
     deadletters: list[list[Any]]  # reason, count
 
 
-def _where(tenant: str, days: int) -> str:
-    return (f"tenant = {literal(tenant)} "
-            f"AND minute >= now() - INTERVAL {int(days)} DAY")
+def _panel(store: SqlStore, board: Board, title: str, r: TimeRange,
+           variables: dict[str, Any]) -> list[list[Any]]:
+    panel = next(p for p in board.panels if p.title == title)
+    return [list(row) for row in store.query(expand(panel.sql, r, variables))[1]]
 
 
-def collect(store: Store, tenant: str, days: int = 7) -> ReportData:
-    where = _where(tenant, days)
-    _, span = store.query(
-        f"SELECT toString(min(minute)), toString(max(minute)), count() "
-        f"FROM deskpulse.activity_minutes WHERE {where}")
+def collect(store: SqlStore, tenant: str, days: int = 7,
+            end: dt.datetime | None = None) -> ReportData:
+    end = end or dt.datetime.now(dt.UTC)
+    r = TimeRange(end - dt.timedelta(days=days), end, interval_s=3600)
+    _, people_rows = store.query(f"SELECT DISTINCT user FROM deskpulse.people "
+                                 f"WHERE tenant = {literal(tenant)} ORDER BY user")
+    variables = {"tenant": tenant, "team": ["__all"], "person": [p[0] for p in people_rows]}
+    _, span = store.query(expand(
+        "SELECT toString(min(minute)), toString(max(minute)), count() FROM "
+        "deskpulse.activity_minutes WHERE $__timeFilter(minute) AND tenant = '${tenant}'",
+        r, variables))
     first, last, rows = span[0]
-    _, people = store.query(f"""
-        SELECT user,
-               round(sum(a) / 3600, 2) AS active_h,
-               round(sum(i) / 3600, 2) AS idle_h,
-               toUInt8(round(100 * sum(a) / greatest(sum(a + i), 1))) AS active_pct,
-               argMax(app, a) AS top_app
-        FROM (SELECT user, app, sum(active_seconds) AS a, sum(idle_seconds) AS i
-              FROM deskpulse.activity_minutes WHERE {where} GROUP BY user, app)
-        GROUP BY user ORDER BY active_h DESC, user""")
-    _, apps = store.query(f"""
-        SELECT app, round(h, 2), people, round(100 * s / greatest(total, 1), 1)
-        FROM (SELECT app, sum(active_seconds) / 3600 AS h, sum(active_seconds) AS s,
-                     uniqExact(user) AS people, sum(sum(active_seconds)) OVER () AS total
-              FROM deskpulse.activity_minutes WHERE {where} GROUP BY app)
-        ORDER BY h DESC, app LIMIT 10""")
-    _, domains = store.query(f"""
-        SELECT domain, round(h, 2), people, round(100 * s / greatest(total, 1), 1)
-        FROM (SELECT domain, sum(active_seconds) / 3600 AS h, sum(active_seconds) AS s,
-                     uniqExact(user) AS people, sum(sum(active_seconds)) OVER () AS total
-              FROM deskpulse.activity_minutes WHERE {where} AND domain != '' GROUP BY domain)
-        ORDER BY h DESC, domain LIMIT 10""")
-    _, deadletters = store.query(f"""
-        SELECT reason, count() FROM deskpulse.deadletter
-        WHERE received_at >= now() - INTERVAL {int(days)} DAY
-        GROUP BY reason ORDER BY count() DESC, reason""")
-    return ReportData(tenant=tenant, days=days, first=first if rows else None,
-                      last=last if rows else None, people=people, apps=apps,
-                      domains=domains, deadletters=deadletters)
+
+    def panel(board: Board, title: str) -> list[list[Any]]:
+        return _panel(store, board, title, r, variables)
+    return ReportData(
+        tenant=tenant, days=days, first=first if rows else None, last=last if rows else None,
+        people=panel(TEAM_OVERVIEW, "Per person"),
+        daily=panel(TEAM_OVERVIEW, "Active vs idle hours per person per day"),
+        by_hour=panel(TEAM_OVERVIEW, "Activity by hour of day"),
+        apps=panel(TEAM_OVERVIEW, "Top applications"),
+        domains=panel(TEAM_OVERVIEW, "Top websites"),
+        deadletters=panel(FLEET, "Dead letters per reason"),
+    )
+
+
+def _with_share(rows: list[list[Any]]) -> list[list[Any]]:
+    total = sum(float(r[1]) for r in rows) or 1.0
+    return [[*r, round(100 * float(r[1]) / total, 1)] for r in rows]
+
+
+def _summary(data: ReportData) -> str:
+    active = sum(float(p[1]) for p in data.people)
+    idle = sum(float(p[2]) for p in data.people)
+    return (f"Activity from {data.first} to {data.last} UTC: {len(data.people)} people, "
+            f"{active:.1f} h active, {idle:.1f} h idle.")
 
 
 def render_text(data: ReportData) -> str:
@@ -70,23 +84,17 @@ def render_text(data: ReportData) -> str:
     if not data.people:
         lines.append("No activity recorded in this period.")
         return "\n".join(lines) + "\n"
-    total_active = sum(float(p[1]) for p in data.people)
-    total_idle = sum(float(p[2]) for p in data.people)
     lines += [
-        f"Activity from {data.first} to {data.last} UTC: {len(data.people)} people, "
-        f"{total_active:.1f} h active, {total_idle:.1f} h idle.",
-        "",
+        _summary(data), "",
         "Per person",
         tabulate(data.people, headers=["person", "active h", "idle h", "active %", "top app"],
-                 floatfmt=".2f"),
-        "",
+                 floatfmt=".2f"), "",
         "Top applications (active time)",
-        tabulate(data.apps, headers=["app", "hours", "people", "share %"], floatfmt=".2f"),
-        "",
+        tabulate(_with_share(data.apps), headers=["app", "hours", "people", "share %"],
+                 floatfmt=".2f"), "",
         "Top websites (active time)",
-        tabulate(data.domains, headers=["domain", "hours", "people", "share %"], floatfmt=".2f")
-        if data.domains else "(no browser activity)",
-        "",
+        tabulate(_with_share(data.domains), headers=["domain", "hours", "people", "share %"],
+                 floatfmt=".2f") if data.domains else "(no browser activity)", "",
     ]
     if data.deadletters:
         lines += ["Rejected messages (dead letters) by reason",
@@ -94,3 +102,92 @@ def render_text(data: ReportData) -> str:
     else:
         lines += ["No rejected messages.", ""]
     return "\n".join(lines)
+
+
+def _table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def render_html(data: ReportData) -> str:
+    """A self-contained page: tables rendered here, SVG charts drawn by inline script."""
+    charts = {
+        "people": {"title": "Active and idle hours per person", "labels":
+                   [p[0] for p in data.people], "series": [
+                       {"name": "active", "values": [float(p[1]) for p in data.people]},
+                       {"name": "idle", "values": [float(p[2]) for p in data.people]}]},
+        "hours": {"title": "Active hours by hour of day (UTC)", "labels":
+                  [f"{int(h):02d}" for h, _ in data.by_hour],
+                  "series": [{"name": "active", "values": [float(v) for _, v in data.by_hour]}]},
+        "apps": {"title": "Top applications (hours)", "labels": [a[0] for a in data.apps],
+                 "series": [{"name": "active", "values": [float(a[1]) for a in data.apps]}]},
+        "domains": {"title": "Top websites (hours)", "labels": [d[0] for d in data.domains],
+                    "series": [{"name": "active", "values": [float(d[1]) for d in data.domains]}]},
+    }
+    payload = orjson.dumps(charts).decode().replace("</", "<\\/")
+    sections = "".join(f'<section><h2>{html.escape(c["title"])}</h2>'
+                       f'<svg class="chart" id="chart-{key}" role="img" '
+                       f'aria-label="{html.escape(c["title"])}"></svg></section>'
+                       for key, c in charts.items())
+    title = f"deskpulse report — {data.tenant}, last {data.days} days"
+    summary = _summary(data) if data.people else "No activity recorded in this period."
+    tables = (
+        "<h2>Per person</h2>" + _table(["person", "active h", "idle h", "active %", "top app"],
+                                       data.people, "people")
+        + "<h2>Per person and day (UTC)</h2>"
+        + _table(["day", "person", "active h", "idle h"], data.daily, "daily")
+        + "<h2>Top applications</h2>" + _table(["app", "hours", "people"], data.apps, "apps")
+        + "<h2>Top websites</h2>" + _table(["domain", "hours", "people"], data.domains, "domains")
+        + "<h2>Rejected messages by reason</h2>"
+        + _table(["reason", "count"], data.deadletters, "deadletters"))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1100px; }}
+section {{ display: inline-block; width: 520px; vertical-align: top; margin: 0 12px 12px 0; }}
+svg.chart {{ width: 520px; height: 260px; background: #fafafa; border: 1px solid #ddd; }}
+table {{ border-collapse: collapse; margin-bottom: 16px; }}
+td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
+.active {{ fill: #2f7ed8; }} .idle {{ fill: #f28f43; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1><p id="summary">{html.escape(summary)}</p>
+{sections}
+{tables}
+<script id="report-data" type="application/json">{payload}</script>
+<script>
+(function () {{
+  const NS = "http://www.w3.org/2000/svg";
+  const charts = JSON.parse(document.getElementById("report-data").textContent);
+  function el(name, attrs, parent) {{
+    const e = document.createElementNS(NS, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    parent.appendChild(e);
+    return e;
+  }}
+  for (const key in charts) {{
+    const c = charts[key], svg = document.getElementById("chart-" + key);
+    const W = 520, H = 260, left = 40, bottom = 40, top = 10;
+    const n = c.labels.length;
+    if (!n) {{ el("text", {{x: 20, y: 40}}, svg).textContent = "no data"; continue; }}
+    const max = Math.max(...c.series.map(s => Math.max(...s.values)), 0.01);
+    const group = (W - left - 10) / n;
+    const bar = Math.min(48, Math.max(2, group * 0.8 / c.series.length));
+    c.series.forEach((s, si) => s.values.forEach((v, i) => {{
+      const h = (H - bottom - top) * v / max;
+      const r = el("rect", {{"class": "bar " + s.name, "data-label": c.labels[i],
+        "data-series": s.name, "data-value": v, x: left + i * group + si * bar,
+        y: H - bottom - h, width: bar - 1, height: h}}, svg);
+      el("title", {{}}, r).textContent = c.labels[i] + " " + s.name + ": " + v;
+    }}));
+    c.labels.forEach((label, i) => {{
+      el("text", {{x: left + i * group, y: H - bottom + 14, "font-size": 10}}, svg)
+        .textContent = String(label).slice(0, 12);
+    }});
+    el("text", {{x: 4, y: top + 10, "font-size": 10}}, svg).textContent = max.toFixed(2);
+    svg.setAttribute("data-rendered", "true");
+  }}
+}})();
+</script></body></html>
+"""

@@ -103,6 +103,9 @@ def test_up_status_query_simulate_report_and_clean_stop(up, tmp_path):
     assert report.returncode == 0, report.stderr
     assert "Per person" in report.stdout
     assert "alice" in report.stdout and "bob" in report.stdout
+    page = deskpulse("report", "--html", str(tmp_path / "report.html"), data_dir=tmp_path)
+    assert page.returncode == 0, page.stderr
+    assert "alice" in (tmp_path / "report.html").read_text()
 
     def count(sql: str) -> int:
         r = deskpulse("query", sql, "--format", "csv", data_dir=tmp_path)
