@@ -35,6 +35,12 @@ class CollectorSettings:
     timezone: str = "UTC"
     control_socket: Path | None = None
     log_file: Path | None = None
+    #: loopback port for the browser extension's reports (0: no browser URL capture)
+    browser_port: int = 0
+    #: the per-install token the extension is configured with
+    browser_token: str = ""
+    #: extension origins allowed (empty: any chrome-extension:// or moz-extension://)
+    browser_origins: tuple[str, ...] = ()
 
     def privacy(self) -> PrivacyPolicy:
         if self.url_mode not in ("full", "path", "host", "none"):
@@ -95,4 +101,10 @@ def collector_settings(file_section: Mapping[str, Any], env: Mapping[str, str], 
     if settings.poll_interval <= 0 or settings.pulsetime < settings.poll_interval:
         raise ConfigError("poll_interval must be > 0 and pulsetime >= poll_interval")
     settings.privacy()  # validate patterns, hours and zone now, not at the first sample
+    if settings.browser_port and len(settings.browser_token) < 16:
+        raise ConfigError("browser_port is set but browser_token is missing or shorter than "
+                          "16 characters", hint="generate one: python -c 'import secrets; "
+                          "print(secrets.token_urlsafe(24))'")
+    if not 0 <= settings.browser_port <= 65535:
+        raise ConfigError(f"browser_port {settings.browser_port} is not a port number")
     return settings

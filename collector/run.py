@@ -9,12 +9,14 @@ from collections.abc import Callable
 from types import FrameType
 
 from collector.agent import Collector
+from collector.browser import BrowserEndpoint, BrowserReports
 from collector.config import CollectorSettings
 from collector.control import ControlServer
 from collector.idle import InputActivity
 from collector.probes import ProbeLost, WindowProbe, open_window_probe
 from collector.publisher import Publisher
 from collector.spool import Spool
+from deskpulse.errors import ConfigError
 from deskpulse.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
@@ -31,7 +33,21 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
     assert settings.spool_path is not None and settings.control_socket is not None
     spool = Spool(settings.spool_path, max_events=settings.spool_max_events)
     publisher = Publisher(kafka)
-    collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=publisher)
+    reports = BrowserReports()
+    browser = None
+    if settings.browser_port:
+        try:
+            browser = BrowserEndpoint(reports, port=settings.browser_port,
+                                      token=settings.browser_token,
+                                      origins=settings.browser_origins)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on 127.0.0.1:{settings.browser_port} for the "
+                              f"browser extension: {exc.strerror}",
+                              hint="another program uses the port; change browser_port "
+                                   "here and in the extension") from exc
+        browser.start()
+    collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=publisher,
+                          urls=reports if browser else None)
     control = ControlServer(settings.control_socket, collector.handle)
     control.start()
     stop = threading.Event()
@@ -53,6 +69,8 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
         collector.shutdown()
         code = 0
     finally:
+        if browser is not None:
+            browser.stop()
         control.stop()
         idle.stop()
         probe.close()

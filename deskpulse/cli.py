@@ -183,6 +183,24 @@ def forget(user: str, yes: bool, **common: Any) -> None:
 
 
 @cli.group(cls=Group)
+def extension() -> None:
+    """The browser extension that reports the active tab's URL to the collector."""
+
+
+@extension.command(name="build")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+              show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="The collector's browser_port (written into config.json).")
+@click.option("--token", default="", help="The collector's browser_token.")
+def extension_build(out: Path, port: int, token: str) -> None:
+    """Write the unpacked extension and its zip (see collector/README.md for fleet installs)."""
+    from collector.extension import build
+    built = build(out, port, token)
+    click.echo(f"unpacked: {built.unpacked}\nzip:      {built.zip} (version {built.version})")
+
+
+@cli.group(cls=Group)
 def grafana() -> None:
     """The managers' boards: export them as files, or push them to a Grafana."""
 

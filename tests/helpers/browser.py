@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from deskpulse.procs import Child
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -36,3 +38,14 @@ def screenshot(url: str, profile: Path, out: Path, size: tuple[int, int] = (1200
     _run(url, profile, f"--screenshot={out}", f"--window-size={size[0]},{size[1]}",
          "--virtual-time-budget=5000")
     return out
+
+
+def headed(url: str, profile: Path, extension: Path | None, env: dict[str, str], log: Path,
+           *flags: str) -> Child:
+    """Chromium with a window on the given X display, optionally with an unpacked extension."""
+    argv = [chromium(), "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--no-default-browser-check", "--password-store=basic",
+            f"--user-data-dir={profile}", *flags]
+    if extension is not None:
+        argv += [f"--load-extension={extension}", f"--disable-extensions-except={extension}"]
+    return Child("chromium", [*argv, url], log, env=env)
