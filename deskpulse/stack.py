@@ -15,7 +15,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from deskpulse.errors import BrokerUnavailable, ConfigError, StackError, StackNotRunning
 from deskpulse.procs import Child, free_port, http_json, pid_alive, port_in_use, wait_ready
+from deskpulse.settings import ENV_KAFKA_PREFIX
 from schemas.topics import ALL_TOPICS
 
 logger = logging.getLogger(__name__)
@@ -88,13 +89,21 @@ def tansu_binary() -> str:
 
 
 def start_broker(bootstrap: str, log_path: Path, *, partitions: int | None = None,
-                 timeout: float = 20.0) -> Child:
-    """A tansu broker (memory storage) on ``bootstrap``, answering; topics created if asked."""
+                 timeout: float = 20.0, advertised: str | None = None,
+                 authentication: bool = False) -> Child:
+    """A tansu broker (memory storage) on ``bootstrap``, answering; topics created if asked.
+
+    ``advertised``: the address clients are told to use (e.g. a TLS terminator in front);
+    ``authentication``: SASL/SCRAM required of every client.
+    """
     broker = Child("broker", [tansu_binary(), "broker",
                               "--listener-url", f"tcp://{bootstrap}",
-                              "--advertised-listener-url", f"tcp://{bootstrap}",
-                              "--storage-engine", "memory://tansu/"],
+                              "--advertised-listener-url", f"tcp://{advertised or bootstrap}",
+                              "--storage-engine", "memory://tansu/",
+                              *(["--authentication"] if authentication else [])],
                    log_path, death_signal=signal.SIGKILL)
+    if authentication:
+        return broker  # nothing answers without credentials: the caller checks it
     try:
         wait_broker(bootstrap, broker, timeout=timeout)
         if partitions is not None:
@@ -105,9 +114,13 @@ def start_broker(bootstrap: str, log_path: Path, *, partitions: int | None = Non
     return broker
 
 
-def create_topics(bootstrap: str, partitions: int, timeout: float = 20.0) -> None:
-    """Create every pipeline topic (policy topics compacted); existing ones are kept."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def create_topics(bootstrap: str, partitions: int, timeout: float = 20.0,
+                  extra: Mapping[str, str] | None = None) -> None:
+    """Create every pipeline topic (policy topics compacted); existing ones are kept.
+
+    ``extra``: librdkafka settings for a TLS/SASL listener.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(extra or {})})
     new = [
         NewTopic(t.name, 1 if t.single_partition else partitions, 1,
                  config={"cleanup.policy": "compact"} if t.compacted else {})
@@ -259,18 +272,21 @@ class EmbeddedStack:
 
         token = secrets.token_urlsafe(24)
         store_port, web_port = free_port(), free_port()
+        # the embedded broker is plaintext on loopback: production TLS/SASL settings in this
+        # shell's environment are not meant for it
+        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_KAFKA_PREFIX)}
         self._progress("starting sink (chDB store)")
         sink = Child("sink", [py, "-m", "sinks.main", "--bootstrap", bootstrap,
                               "--clickhouse", f"chdb://{self.data_dir / 'store'}",
                               "--http-port", str(store_port), "--token", token],
-                     logs / "sink.log")
+                     logs / "sink.log", env=env)
         self.children.append(sink)
         self._progress("starting stream worker (Faust)")
         worker = Child("worker", [py, "-m", "streams.worker", "--bootstrap", bootstrap,
                                   "--partitions", str(self.partitions),
                                   "--data-dir", str(self.data_dir / "streams"),
                                   "--web-port", str(web_port), "--loglevel", "info"],
-                       logs / "streams.log")
+                       logs / "streams.log", env=env)
         self.children.append(worker)
         store_url = f"http://{HOST}:{store_port}"
         worker_url = f"http://{HOST}:{web_port}"

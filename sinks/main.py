@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
-from types import FrameType
+from types import FrameType, MappingProxyType
 
 from deskpulse.logs import configure_process_logging
 from deskpulse.procs import exit_when_orphaned
-from deskpulse.settings import KafkaSettings
+from deskpulse.settings import KafkaSettings, kafka_extra_from_env
 from sinks import migrate
 from sinks.loop import SinkLoop, SinkState
 from sinks.server import StoreEndpoint
@@ -33,7 +34,8 @@ def metrics_text(state: SinkState) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also checked against the deployment files by the tests)."""
     parser = argparse.ArgumentParser(prog="deskpulse-sink")
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--clickhouse", required=True, help="chdb:///path or http(s)://...")
@@ -43,6 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--standalone", action="store_true",
                         help="keep running when the parent process exits")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     configure_process_logging(args.loglevel)
     if not args.standalone:
@@ -62,8 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     query_client = connect(args.clickhouse)  # its own handle: queries never wait for inserts
 
     state = SinkState()
-    loop = SinkLoop(KafkaSettings(bootstrap=args.bootstrap), ClickHouseWriter(writer_client),
-                    state=state)
+    kafka = KafkaSettings(bootstrap=args.bootstrap,
+                          extra=MappingProxyType(kafka_extra_from_env(os.environ)))
+    loop = SinkLoop(kafka, ClickHouseWriter(writer_client), state=state)
     endpoint = StoreEndpoint(host=args.http_host, port=args.http_port, token=args.token,
                              health=state.as_dict,
                              query=lambda sql: run_query(query_client, sql),

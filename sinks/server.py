@@ -52,6 +52,8 @@ class StoreEndpoint:
                 if self.path == "/health":
                     body = endpoint.health()
                     self._send(200 if body.get("ready") else 503, orjson.dumps(body))
+                elif self.path == "/live":  # liveness: the process answers
+                    self._send(200, b'{"live": true}')
                 elif self.path == "/metrics":
                     self._send(200, endpoint.metrics().encode(), "text/plain; version=0.0.4")
                 else:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import faust
 from faust.app.base import BootStrategy
@@ -36,6 +38,8 @@ class WorkerSettings:
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     batch_size: int = 5000
+    #: librdkafka settings for TLS/SASL (``DESKPULSE_KAFKA_*``), e.g. security.protocol
+    kafka_extra: Mapping[str, str] = field(default_factory=dict)
 
 
 class _WebOnly(BootStrategy):
@@ -57,7 +61,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
         web_bind=settings.web_host,
     )
     app.boot_strategy = _WebOnly(app)
-    kafka = KafkaSettings(bootstrap=settings.bootstrap)
+    kafka = KafkaSettings(bootstrap=settings.bootstrap,
+                          extra=MappingProxyType(dict(settings.kafka_extra)))
     metrics = StreamMetrics()
     follower = PolicyFollower(kafka)
     ingest = ActivityIngest(kafka, follower, metrics,
@@ -92,6 +97,12 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 "dnt_entries": len(follower.policies.dnt),
                 "schedules": len(follower.policies.schedules), **metrics.totals}
         return app.web.json(body, status=200 if ready() else 503)
+
+    @app.page("/live")
+    async def live(web: object, request: object) -> object:
+        """Liveness: the process answers and its ingest loop has not died."""
+        alive = ingest.error is None
+        return app.web.json({"live": alive}, status=200 if alive else 503)
 
     @app.page("/metrics")
     async def prometheus(web: object, request: object) -> object:

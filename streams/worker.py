@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 import faust
 
 from deskpulse.procs import exit_when_orphaned
+from deskpulse.settings import kafka_extra_from_env
 from streams.app import WorkerSettings, create_app
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also checked against the deployment files by the tests)."""
     parser = argparse.ArgumentParser(prog="deskpulse-streams")
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--partitions", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--web-port", type=int, required=True)
+    parser.add_argument("--web-host", default="127.0.0.1",
+                        help="address of /health, /live and /metrics (0.0.0.0 in a container)")
     parser.add_argument("--app-id", default="deskpulse-streams")
     parser.add_argument("--loglevel", default="warning")
     parser.add_argument("--standalone", action="store_true",
                         help="keep running when the parent process exits")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.standalone:
         exit_when_orphaned()
@@ -30,7 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         # left at DEBUG by the worker's set-up that cost ~10 % of the worker's CPU.
         logging.disable(logging.DEBUG)
     settings = WorkerSettings(bootstrap=args.bootstrap, partitions=args.partitions,
-                              data_dir=args.data_dir, web_port=args.web_port, app_id=args.app_id)
+                              data_dir=args.data_dir, web_port=args.web_port,
+                              web_host=args.web_host, app_id=args.app_id,
+                              kafka_extra=kafka_extra_from_env(os.environ))
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     logging.getLogger(__name__).info("starting stream worker %s", settings)
