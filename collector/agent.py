@@ -117,6 +117,19 @@ class Collector:
             "tenant": self.settings.tenant,
         }
 
+    def metrics_text(self) -> str:
+        """The status as Prometheus text (for node_exporter's textfile collector)."""
+        status = self.status()
+        labels = f'{{tenant="{status["tenant"]}",host="{status["host"]}"}}'
+        lines = []
+        for name in ("samples", "published", "spooled", "dropped", "in_flight"):
+            lines.append(f"# TYPE deskpulse_collector_{name} "
+                         f"{'counter' if name in ('samples', 'published', 'dropped') else 'gauge'}")
+            lines.append(f"deskpulse_collector_{name}{labels} {int(status[name])}")
+        lines.append("# TYPE deskpulse_collector_paused gauge")
+        lines.append(f"deskpulse_collector_paused{labels} {int(bool(status['paused']))}")
+        return "\n".join(lines) + "\n"
+
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         """Control socket requests: pause / resume / status."""
         cmd = req.get("cmd")

@@ -41,6 +41,8 @@ class CollectorSettings:
     browser_token: str = ""
     #: extension origins allowed (empty: any chrome-extension:// or moz-extension://)
     browser_origins: tuple[str, ...] = ()
+    #: Prometheus text file rewritten every minute (node_exporter's textfile collector)
+    metrics_file: Path | None = None
 
     def privacy(self) -> PrivacyPolicy:
         if self.url_mode not in ("full", "path", "host", "none"):

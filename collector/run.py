@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from collector.agent import Collector
@@ -20,6 +22,17 @@ from deskpulse.errors import ConfigError
 from deskpulse.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers (node_exporter) never see a half-written file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("cannot write the metrics file %s: %s", path, exc)
 
 
 def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
@@ -59,11 +72,16 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
     signal.signal(signal.SIGINT, _stop)
     logger.info("collector started for %s@%s (tenant %s), spool %s, %d events waiting",
                 settings.user, settings.host, settings.tenant, settings.spool_path, len(spool))
-    if after_start is not None:
-        after_start()
+    def housekeeping() -> None:
+        if after_start is not None:
+            after_start()
+        if settings.metrics_file is not None:
+            write_atomically(settings.metrics_file, collector.metrics_text())
+
+    housekeeping()
     code = 0
     try:
-        collector.run(stop, housekeeping=after_start)
+        collector.run(stop, housekeeping=housekeeping)
     except ProbeLost as exc:
         logger.warning("%s; stopping (the spool keeps every unsent event)", exc)
         collector.shutdown()

@@ -119,9 +119,14 @@ def test_urls_from_a_real_browser_reach_clickhouse_through_the_pipeline(stack, s
     extension = build(tmp_path / "ext", port=port, token=token).unpacked
     with x_desktop(tmp_path) as (desktop, _):
         pages = PageChain(3, dwell_s=4.0)
+        metrics = tmp_path / "textfile" / "deskpulse.prom"
         collector = CollectorProc(tmp_path, desktop, stack.broker, "browsing-bob",
-                                  browser_port=port, browser_token=token, url_mode="full")
+                                  browser_port=port, browser_token=token, url_mode="full",
+                                  metrics_file=str(metrics))
         collector.start()
+        wait_for(metrics.exists, timeout=30, what="the collector's metrics file")
+        assert 'deskpulse_collector_samples{tenant="default",host="xvfb-host"}' in \
+            metrics.read_text()
         browser = headed(pages.page(0), tmp_path / "profile", extension, desktop.env,
                          tmp_path / "chromium.log")
         try:

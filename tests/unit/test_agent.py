@@ -144,3 +144,15 @@ def test_vanished_window_is_a_skipped_sample(rig):
     assert len(spool) == 0, "one skipped sample does not end the span"
     collector.shutdown()
     assert [(p.event.end_ms - p.event.start_ms) for p in spool.pending(5)] == [5000]
+
+
+def test_metrics_text_counts_what_the_status_says(rig):
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(5)
+    probe.window = WindowInfo("firefox", "/usr/bin/firefox", "News", 2)
+    seconds(2)
+    text = collector.metrics_text()
+    assert 'deskpulse_collector_samples{tenant="default",host="pc"} 7' in text
+    assert 'deskpulse_collector_spooled{tenant="default",host="pc"} 1' in text
+    assert 'deskpulse_collector_paused{tenant="default",host="pc"} 0' in text
+    assert "# TYPE deskpulse_collector_published counter" in text
