@@ -16,6 +16,16 @@ from typing import TypedDict
 PAYLOAD_LIMIT = 4096
 
 
+def payload_text(raw: bytes, limit: int = PAYLOAD_LIMIT) -> str:
+    """``raw`` as text of at most ``limit`` UTF-8 bytes: invalid bytes become U+FFFD.
+
+    (Replacing first can grow the text, a U+FFFD being 3 bytes: the cut comes last, on a
+    character boundary; the fuzz test found payloads of 4,098 bytes before.)
+    """
+    text = raw[:limit].decode("utf-8", errors="replace")
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
 class SpanRecord(TypedDict):
     """A clean span after policies, on ``deskpulse.spans``."""
 

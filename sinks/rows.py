@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import orjson
 
 from schemas import topics
-from schemas.records import PAYLOAD_LIMIT
+from schemas.records import payload_text
 
 #: source topic -> the Null table its records are inserted into
 INPUT_TABLES = {
@@ -96,5 +96,5 @@ def poison_record(value: bytes, reason: str, *, topic: str, partition: int, offs
     """A dead-letter record for a message the sink itself could not store."""
     return orjson.dumps({
         "received_at_ms": now_ms, "reason": "sink_undecodable", "detail": reason[:1000],
-        "field": "", "payload": value[:PAYLOAD_LIMIT].decode("utf-8", errors="replace"),
+        "field": "", "payload": payload_text(value),
         "topic": topic, "partition": partition, "offset": offset, "tenant": "", "user": ""})

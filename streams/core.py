@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from schemas.activity import LATE_HORIZON_MS, ActivityEvent
-from schemas.records import PAYLOAD_LIMIT, DeadLetter, RollupRecord, SpanRecord
+from schemas.records import DeadLetter, RollupRecord, SpanRecord, payload_text
 from schemas.topics import ACTIVITY
 from schemas.validate import Invalid, decode, validate_event
 from streams.minutes import split_minutes
@@ -74,7 +74,7 @@ def _best_effort_subject(obj: object) -> tuple[str, str]:
 def reject(raw: bytes, invalid: Invalid, *, obj: object, now_ms: int,
            partition: int, offset: int, topic: str = ACTIVITY) -> Rejected:
     tenant, user = _best_effort_subject(obj)
-    payload = raw[:PAYLOAD_LIMIT].decode("utf-8", errors="replace")
+    payload = payload_text(raw)
     return Rejected(DeadLetter(
         received_at_ms=now_ms, reason=invalid.reason, detail=invalid.detail, field=invalid.field,
         payload=payload, topic=topic, partition=partition, offset=offset,

@@ -59,7 +59,8 @@ def test_deadletter_payload_truncated_and_binary_safe():
     out = run(b"\xff" * 10_000, PartitionedSeenIndex())
     assert isinstance(out, Rejected)
     assert out.deadletter["reason"] == "invalid_json"
-    assert len(out.deadletter["payload"]) == 4096
+    payload = out.deadletter["payload"]
+    assert len(payload.encode()) <= 4096 and len(payload) == 4096 // 3, "4 KiB of UTF-8"
 
 
 def test_seen_entry_expires_with_the_horizon():
@@ -137,3 +138,13 @@ def test_dnt_entry_history():
     assert e.listed_at(150) and not e.listed_at(250) and e.listed_at(10**12)
     assert e.overlaps(190, 210) and not e.overlaps(200, 299)
     assert DntEntry.from_record(e.to_record()) == e
+
+
+def test_payload_is_at_most_4096_utf8_bytes_even_after_replacing_bad_bytes():
+    from schemas.records import payload_text
+    raw = b"\xff" * 5000  # each bad byte becomes U+FFFD, 3 bytes in UTF-8
+    text = payload_text(raw)
+    assert len(text.encode()) <= 4096 and set(text) == {"\ufffd"}
+    emoji = ("\U0001F600" * 2000).encode()  # 4-byte characters cut mid-way
+    assert len(payload_text(emoji).encode()) <= 4096
+    assert payload_text(b"plain") == "plain"
