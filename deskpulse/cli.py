@@ -362,9 +362,16 @@ def simulate(collectors: int, day: dt.date | None, seed: int, **common: Any) -> 
                f"{result.collectors} collectors on {result.day}")
 
 
+STORED_EVENTS_SQL = """
+SELECT (SELECT uniqExact(event_id) FROM deskpulse.spans_store WHERE end = start)
+     + least((SELECT uniqExact(event_id) FROM deskpulse.spans_store WHERE end > start),
+             (SELECT uniqExact(event_id) FROM deskpulse.days_store))
+     + (SELECT count() FROM deskpulse.deadletter)"""
+
+
 def wait_until_stored(store: Any, expected: int, timeout: float,
                       echo: Callable[[str], None], stack: Any = None) -> int:
-    """Poll until spans + dead letters reach ``expected``; returns the count seen."""
+    """Poll until ``expected`` events are stored (span and rollup) or dead-lettered."""
     deadline = time.monotonic() + timeout
     seen = -1
     while time.monotonic() < deadline:
@@ -372,8 +379,9 @@ def wait_until_stored(store: Any, expected: int, timeout: float,
         if dead is not None:
             raise StackError(f"{dead.name} exited with code {dead.proc.returncode}; last lines "
                              f"of {dead.log_path}:\n{dead.log_tail()}")
-        _, rows = store.query("SELECT (SELECT count() FROM deskpulse.activity_spans) + "
-                              "(SELECT count() FROM deskpulse.deadletter)")
+        # spans and rollups arrive through different topics: an event with time counts once
+        # both are in (a zero-length one has no rollup rows)
+        _, rows = store.query(STORED_EVENTS_SQL)
         seen = int(rows[0][0])
         echo(f"\r  stored {seen}/{expected} events")
         if seen >= expected:

@@ -44,8 +44,9 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
             end: dt.datetime | None = None) -> ReportData:
     end = end or dt.datetime.now(dt.UTC)
     r = TimeRange(end - dt.timedelta(days=days), end, interval_s=3600)
-    _, people_rows = store.query(f"SELECT DISTINCT user FROM deskpulse.people "
-                                 f"WHERE tenant = {literal(tenant)} ORDER BY user")
+    _, people_rows = store.query(expand(
+        "SELECT DISTINCT user FROM deskpulse.activity_minutes WHERE $__timeFilter(minute) "
+        f"AND tenant = {literal(tenant)} ORDER BY user", r))
     variables = {"tenant": tenant, "team": ["__all"], "person": [p[0] for p in people_rows]}
     _, span = store.query(expand(
         "SELECT toString(min(minute)), toString(max(minute)), count() FROM "
