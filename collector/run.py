@@ -11,7 +11,6 @@ from pathlib import Path
 from types import FrameType
 
 from collector.agent import Collector
-from collector.browser import BrowserEndpoint, BrowserReports
 from collector.config import CollectorSettings
 from collector.control import ControlServer
 from collector.idle import InputActivity
@@ -38,17 +37,21 @@ def write_atomically(path: Path, text: str) -> None:
 def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
                   probe: WindowProbe | None = None,
                   after_start: Callable[[], None] | None = None) -> int:
-    """``after_start`` runs once started and then about once a minute (memory housekeeping)."""
-    """Run until SIGTERM/SIGINT or until the display goes away; returns an exit code."""
+    """Run until SIGTERM/SIGINT or until the display goes away; returns an exit code.
+
+    ``after_start`` runs once started and then about once a minute (memory housekeeping).
+    """
     probe = probe or open_window_probe()
     idle = InputActivity()
     idle.start()
     assert settings.spool_path is not None and settings.control_socket is not None
     spool = Spool(settings.spool_path, max_events=settings.spool_max_events)
     publisher = Publisher(kafka)
-    reports = BrowserReports()
-    browser = None
+    browser = reports = None
     if settings.browser_port:
+        # imported only when used: http.server weighs ~1 MB of RSS the collector budgets
+        from collector.browser import BrowserEndpoint, BrowserReports
+        reports = BrowserReports()
         try:
             browser = BrowserEndpoint(reports, port=settings.browser_port,
                                       token=settings.browser_token,
@@ -60,7 +63,7 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
                                    "here and in the extension") from exc
         browser.start()
     collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=publisher,
-                          urls=reports if browser else None)
+                          urls=reports)
     control = ControlServer(settings.control_socket, collector.handle)
     control.start()
     stop = threading.Event()
