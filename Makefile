@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration bench lint schema clean
+.PHONY: run test unit integration bench faults lint schema clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python >= 3.11 (set PYTHON=...)")'
@@ -25,6 +25,11 @@ test: $(STAMP)
 ## make bench: measure speed and memory; prints and records the numbers in BENCHMARKS.md
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
+
+## make faults: the fault matrix at full size (2-minute broker outage, a minute of failing
+## writes); `make test` runs it small
+faults: $(STAMP)
+	FAULTS_SCALE=full $(PY) -m pytest -p no:timeout tests/faults -v
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

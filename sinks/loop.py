@@ -91,6 +91,8 @@ class SinkLoop:
         }))
         self._batch = Batch()
         self._lag_checked = 0.0
+        #: (topic, partition) -> the offset this sink last committed there
+        self._committed: dict[tuple[str, int], int] = {}
 
     def run(self, stop: threading.Event) -> None:
         self._consumer.subscribe(list(SINK_TOPICS), on_assign=self._on_assign,
@@ -103,6 +105,10 @@ class SinkLoop:
             self._consumer.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # librdkafka keeps a partition's pause flag across a revoke and a new assignment: a
+        # partition paused during a failing write and handed back would never be read
+        # again (the fault matrix caught a sink stuck that way, reporting no lag)
+        consumer.resume(partitions)
         with self.state.lock:
             self.state.assigned = True
         logger.info("sink assigned %d partitions", len(partitions))
@@ -125,14 +131,19 @@ class SinkLoop:
             self._update_lag()
 
     def _update_lag(self) -> None:
-        """High watermarks as last fetched (no broker round trip) minus our positions."""
+        """Messages not yet written: high watermark minus what this sink committed.
+
+        (Not minus the read position: messages read into a batch that cannot be written
+        yet are still lag.) Cheap: the high watermarks are those of the last fetches.
+        """
         self._lag_checked = time.monotonic()
         lag = 0
         try:
             for tp in self._consumer.position(self._consumer.assignment()):
                 _, high = self._consumer.get_watermark_offsets(tp, cached=True)
-                if high >= 0 and tp.offset >= 0:
-                    lag += max(0, high - tp.offset)
+                done = self._committed.get((tp.topic, tp.partition), tp.offset)
+                if high >= 0 and done >= 0:
+                    lag += max(0, high - done)
         except KafkaException as exc:
             logger.debug("lag not available: %s", exc)
             return
@@ -147,6 +158,8 @@ class SinkLoop:
         paused = False
         while True:
             try:
+                if faults.failing("sink.write"):
+                    raise StoreUnavailable("ClickHouse unreachable (fault injection)")
                 for table, body, token in batch.writes():
                     self._writer.write(table, body, token)
                 break
@@ -170,7 +183,7 @@ class SinkLoop:
                                  "it was not committed and will be read again",
                                  batch.messages)
                     return
-                self._consumer.poll(0)  # keep the group membership alive
+                self._keep_membership(batch)
                 self._update_lag()
                 delay = min(delay * 2, self.settings.backoff_max_s)
         faults.point("sink.after_write")
@@ -186,10 +199,25 @@ class SinkLoop:
             self.state.poisoned += batch.poisoned
         self._batch = Batch()
 
+    def _keep_membership(self, batch: Batch) -> None:
+        """Serve the group protocol while paused, losing no message.
+
+        A consume call is needed now and then (rebalance callbacks, the poll interval).
+        Whatever it returns joins the batch being retried: a rebalance inside it hands out
+        partitions that are not paused yet, and a message dropped here would be committed
+        unwritten later (the fault matrix caught exactly that). Then everything is paused
+        again.
+        """
+        for msg in self._consumer.consume(num_messages=1000, timeout=0):
+            if not msg.error():
+                batch.add(msg.topic(), msg.partition(), msg.offset(), msg.value() or b"")
+        self._consumer.pause(self._consumer.assignment())
+
     def _commit(self, batch: Batch) -> None:
         offsets = [TopicPartition(t, p, o) for (t, p), o in batch.commit_offsets().items()]
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
+            self._committed.update(batch.commit_offsets())
         except KafkaException as exc:
             # The rows are written; if the commit is lost they are read again and
             # collapse in the store (same keys), so this is safe to log and go on.
