@@ -26,6 +26,22 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str,
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def assert_settles(read: Callable[[], object], want: object, timeout: float = 120,
+                   what: str = "the stored totals") -> None:
+    """``read()`` reaches ``want`` and stays there; fail with the difference otherwise.
+
+    Spans and rollups travel on separate topics and are written in separate batches, so the
+    rollups of the last span may land a moment after it. Waiting on the spans alone and then
+    reading the rollups is a race; this waits for the rollups themselves, then gives anything
+    counted twice the time to arrive.
+    """
+    deadline = time.monotonic() + timeout
+    while read() != want and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
+    assert read() == want, f"{what} did not settle on the expected value"
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bare tansu broker with the pipeline's topics (no worker, no sink)."""

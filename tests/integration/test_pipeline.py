@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer
 
 from deskpulse.procs import http_json
 from schemas import topics
-from tests.conftest import wait_for
+from tests.conftest import assert_settles, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +99,7 @@ def test_events_duplicates_and_invalid_messages_end_exactly_in_clickhouse(stack,
              == len(events) and count(stack_store, "SELECT count() FROM deskpulse.deadletter")
              == len(invalid), timeout=120, what="all spans and dead letters stored")
 
-    assert stored_sums(stack_store) == expected_sums(events)
+    assert_settles(lambda: stored_sums(stack_store), expected_sums(events))
 
     _, rows = stack_store.query("SELECT reason, count(), any(user), any(topic) "
                                 "FROM deskpulse.deadletter GROUP BY reason")
