@@ -41,6 +41,9 @@ class SpanRecord(TypedDict):
     start_ms: int
     end_ms: int
     idle: bool
+    #: the productivity category and class the rules gave it when it was processed
+    category: str
+    productivity: str
 
 
 class RollupRecord(TypedDict):
@@ -60,6 +63,8 @@ class RollupRecord(TypedDict):
     domain: str
     idle: bool
     minutes: list[tuple[int, int]]
+    category: str
+    productivity: str
 
 
 class DeadLetter(TypedDict):

@@ -10,6 +10,7 @@ ROLLUPS = "deskpulse.rollups"
 DEADLETTER = "deskpulse.deadletter"
 POLICY_DNT = "deskpulse.policy.dnt"
 POLICY_SCHEDULE = "deskpulse.policy.schedule"
+POLICY_CATEGORY = "deskpulse.policy.category"
 #: the stream workers' dedup log: which (tenant, event_id) each partition has seen
 STREAMS_SEEN = "deskpulse.streams.seen"
 
@@ -29,6 +30,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DEADLETTER),
     TopicSpec(POLICY_DNT, compacted=True, single_partition=True),
     TopicSpec(POLICY_SCHEDULE, compacted=True, single_partition=True),
+    TopicSpec(POLICY_CATEGORY, compacted=True, single_partition=True),
     TopicSpec(STREAMS_SEEN),
 )
 

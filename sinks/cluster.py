@@ -15,7 +15,8 @@ using the names they know:
   and the migrations ledger) are replicated to every node instead of sharded;
 * the sink's input tables (``ENGINE = Null``) exist on every node, and their
   materialized views write to the ``Distributed`` tables;
-* views, ``ALTER``\\s and the database get ``ON CLUSTER``.
+* views, ``ALTER``\\s and the database get ``ON CLUSTER``; a column added to a sharded
+  table is added to its local tables and to its ``Distributed`` table.
 
 The sink must then insert with ``insert_distributed_sync = 1`` so that its
 deduplication token reaches the shard (see ``docs/clickhouse.md``).
@@ -44,23 +45,35 @@ def _has_person(statement: str) -> bool:
         bool(re.search(r"^\s*user\b", statement, re.M))
 
 
-def render_statement(statement: str, cluster: str) -> list[str]:
-    """One migration statement as the statements a cluster needs."""
+def render_statement(statement: str, cluster: str,
+                     unsharded: frozenset[str] = frozenset()) -> list[str]:
+    """One migration statement as the statements a cluster needs.
+
+    ``unsharded``: tables created by earlier statements that keep their name on every node
+    (the sink's ``Null`` input tables).
+    """
     on = _on(cluster)
     if statement.startswith("CREATE DATABASE"):
         return [f"{statement} {on}"]
     table = _CREATE_TABLE.match(statement)
     if table:
         return _render_table(statement, table.group(1), cluster)
-    view = re.match(r"^(CREATE (?:MATERIALIZED )?VIEW IF NOT EXISTS deskpulse\.\w+) ",
-                    statement)
+    view = re.match(r"^(CREATE (?:MATERIALIZED VIEW IF NOT EXISTS|VIEW IF NOT EXISTS|OR REPLACE "
+                    r"VIEW) deskpulse\.\w+) ", statement)
     if view:  # a materialized view writes to the Distributed table: rows go to their shard
         return [f"{view.group(1)} {on} {statement[view.end():]}"]
-    alter = re.match(r"^ALTER TABLE deskpulse\.(\w+) ", statement)
+    drop = re.fullmatch(r"DROP VIEW IF EXISTS deskpulse\.\w+", statement)
+    if drop:
+        return [f"{statement} {on}"]
+    alter = re.match(r"^ALTER TABLE deskpulse\.(\w+)\s+", statement)
     if alter:
-        name = alter.group(1)
-        local = name if name in EVERYWHERE else f"{name}_local"
-        return [f"ALTER TABLE deskpulse.{local} {on} {statement[alter.end():]}"]
+        name, rest = alter.group(1), statement[alter.end():]
+        if name in EVERYWHERE or name in unsharded:
+            return [f"ALTER TABLE deskpulse.{name} {on} {rest}"]
+        out = [f"ALTER TABLE deskpulse.{name}_local {on} {rest}"]
+        if rest.lstrip().startswith("ADD COLUMN"):  # the Distributed table shows it too
+            out.append(f"ALTER TABLE deskpulse.{name} {on} {rest}")
+        return out
     raise ValueError(f"no cluster rendering for: {statement[:80]}")
 
 
@@ -100,12 +113,17 @@ def render(migrations: list[Migration], cluster: str = "{cluster}") -> str:
         "CREATE DATABASE IF NOT EXISTS deskpulse", cluster)))
     parts.append("\n\n".join(s + ";" for s in _render_table(LEDGER_DDL.replace(
         "(version", "\n(version", 1), "schema_migrations", cluster)))
+    unsharded: set[str] = set()
     for migration in migrations:
         parts.append(f"-- {migration.version:04d}_{migration.name}")
         for statement in migration.statements():
             if statement.startswith("CREATE DATABASE"):
                 continue
-            parts.extend(s + ";" for s in render_statement(statement, cluster))
+            table = _CREATE_TABLE.match(statement)
+            if table and "ENGINE = Null" in statement:
+                unsharded.add(table.group(1))
+            parts.extend(s + ";" for s in render_statement(statement, cluster,
+                                                           frozenset(unsharded)))
         parts.append(
             "INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES "
             f"({migration.version}, '{migration.name}', '{migration.checksum}');")

@@ -95,7 +95,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 "partitions": sorted(ingest.assigned),
                 "dedup_keys": ingest.dedup_keys,
                 "dnt_entries": len(follower.policies.dnt),
-                "schedules": len(follower.policies.schedules), **metrics.totals}
+                "schedules": len(follower.policies.schedules),
+                "category_rules": len(follower.policies.categories.rules),
+                "policy_records": follower.records, **metrics.totals}
         return app.web.json(body, status=200 if ready() else 503)
 
     @app.page("/live")

@@ -13,6 +13,7 @@ from schemas.activity import LATE_HORIZON_MS, ActivityEvent
 from schemas.records import DeadLetter, RollupRecord, SpanRecord, payload_text
 from schemas.topics import ACTIVITY
 from schemas.validate import Invalid, decode, validate_event
+from streams.categories import UNCATEGORIZED, Label
 from streams.minutes import split_minutes
 from streams.policy import PolicySet
 
@@ -82,7 +83,8 @@ def reject(raw: bytes, invalid: Invalid, *, obj: object, now_ms: int,
     ))
 
 
-def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None) -> Accepted:
+def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None,
+           label: Label = UNCATEGORIZED) -> Accepted:
     """Spans and minute rollup of a valid event; ``parts`` are its in-schedule pieces."""
     domain = event.domain
     start, end = event.start_ms, event.end_ms
@@ -101,17 +103,19 @@ def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None) -> 
         event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
         app=event.app, exe=event.exe, title=event.title, url=event.url, domain=domain,
         start_ms=part_start, end_ms=part_end, idle=event.idle,
+        category=label.category, productivity=label.productivity,
     ) for part_start, part_end in parts]
     rollup = RollupRecord(
         event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
         app=event.app, domain=domain, idle=event.idle, minutes=minutes,
+        category=label.category, productivity=label.productivity,
     )
     return Accepted(spans, rollup, clipped_ms=clipped)
 
 
 def process(raw: bytes, *, now_ms: int, seen: SeenIndex, partition: int, offset: int,
             policies: PolicySet = EMPTY_POLICIES) -> Outcome:
-    """Do-not-track, validate, deduplicate, clip to working hours, split into minutes.
+    """Do-not-track, validate, deduplicate, clip to working hours, label, split into minutes.
 
     Do-not-track comes first, before validation: nothing of a listed subject
     reaches any output, dead letters included.
@@ -130,9 +134,11 @@ def process(raw: bytes, *, now_ms: int, seen: SeenIndex, partition: int, offset:
                               checked.end_ms + LATE_HORIZON_MS):
         return Duplicate(checked.event_id)
     schedule = policies.schedule_for(checked.tenant, checked.user)
-    if schedule is None:
-        return accept(checked)
-    parts = schedule.clip(checked.start_ms, checked.end_ms)
-    if not parts:  # (a zero-length event has no part either: it carries no time)
-        return Dropped("out_of_hours")
-    return accept(checked, parts)
+    parts = None
+    if schedule is not None:
+        parts = schedule.clip(checked.start_ms, checked.end_ms)
+        if not parts:  # (a zero-length event has no part either: it carries no time)
+            return Dropped("out_of_hours")
+    label = policies.categories.label(checked.tenant, checked.user, checked.app,
+                                      checked.domain, checked.title)
+    return accept(checked, parts, label)

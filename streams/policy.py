@@ -25,6 +25,8 @@ from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from deskpulse.errors import PolicyError
+from streams.categories import RuleBook
+from streams.category_defaults import DEFAULT_RULES
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -291,6 +293,8 @@ class PolicySet:
     dnt: dict[str, DntEntry] = field(default_factory=dict)
     #: key ``tenant/default`` or ``tenant/user:NAME`` -> schedule
     schedules: dict[str, Schedule] = field(default_factory=dict)
+    #: productivity categories: the shipped defaults plus every tenant's rules and teams
+    categories: RuleBook = field(default_factory=lambda: RuleBook(DEFAULT_RULES))
 
     def apply_dnt(self, key: str, record: dict | None) -> None:
         if record is None:

@@ -1,8 +1,9 @@
 """Policy topics: publishing records, and following them into a :class:`PolicySet`.
 
-The compacted topics ``deskpulse.policy.dnt`` and ``deskpulse.policy.schedule``
-are the source of truth. Every stream worker runs a :class:`PolicyFollower`:
-a consumer outside any group that reads both topics from the beginning and keeps
+The compacted topics ``deskpulse.policy.dnt``, ``deskpulse.policy.schedule`` and
+``deskpulse.policy.category`` are the source of truth. Every stream worker runs a
+:class:`PolicyFollower`: a consumer outside any group that reads the topics from the
+beginning and keeps
 reading, so every worker knows every policy (a global table), across restarts
 and rebalances. A worker processes no event before its follower has caught up
 with the topics as they were when it started.
@@ -19,14 +20,14 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from deskpulse.errors import BrokerUnavailable
+from deskpulse.errors import BrokerUnavailable, PolicyError
 from deskpulse.settings import KafkaSettings
 from schemas import topics
 from streams.policy import PolicySet
 
 logger = logging.getLogger(__name__)
 
-POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE)
+POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE, topics.POLICY_CATEGORY)
 
 
 def publish_policy(kafka: KafkaSettings, topic: str, key: str, record: dict | None,
@@ -56,6 +57,7 @@ class PolicyFollower:
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
         }))
         self.loaded = threading.Event()
+        self.records = 0  # policy records applied so far (tests and /health follow it)
         self._targets: dict[tuple[str, int], int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="policy-follower", daemon=True)
@@ -89,8 +91,10 @@ class PolicyFollower:
                     if target is not None and msg.offset() + 1 >= target:
                         del self._targets[(msg.topic(), msg.partition())]
                         if not self._targets:
-                            logger.info("policies loaded: %d do-not-track, %d schedules",
-                                        len(self.policies.dnt), len(self.policies.schedules))
+                            logger.info("policies loaded: %d do-not-track, %d schedules, "
+                                        "%d category rules", len(self.policies.dnt),
+                                        len(self.policies.schedules),
+                                        len(self.policies.categories.rules))
                             self.loaded.set()
         except KafkaException as exc:  # pragma: no cover - reported on /health
             logger.error("policy follower stopped: %s", exc)
@@ -102,11 +106,14 @@ class PolicyFollower:
             record = None if value is None else orjson.loads(value)
             if topic == topics.POLICY_DNT:
                 self.policies.apply_dnt(key, record)
+            elif topic == topics.POLICY_CATEGORY:
+                self.policies.categories.apply(key, record)
             else:
                 self.policies.apply_schedule(key, record)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, PolicyError) as exc:
             logger.error("ignoring unreadable policy record %s in %s: %r", key, topic, exc)
             return
+        self.records += 1
         if self._on_record is not None:
             self._on_record(topic, key, record)
 

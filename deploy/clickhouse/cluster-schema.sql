@@ -279,3 +279,101 @@ SELECT fromUnixTimestamp64Milli(received_at_ms, 'UTC') AS received_at, reason, d
 FROM deskpulse.deadletter_in;
 
 INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (3, 'json_ingest', '1d39c2a4676eeed8');
+
+-- 0004_categories
+
+ALTER TABLE deskpulse.spans_in ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category String DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity String DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.rollups_in ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category String DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity String DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.spans_store_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.spans_store ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.minutes_store_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.minutes_store ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.hours_store_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.hours_store ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.days_store_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+ALTER TABLE deskpulse.days_store ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS category LowCardinality(String) DEFAULT 'uncategorized',
+    ADD COLUMN IF NOT EXISTS productivity LowCardinality(String) DEFAULT 'neutral';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.spans_v4_mv ON CLUSTER '{cluster}' TO deskpulse.spans_store AS
+SELECT event_id, tenant, user, host, app, exe, title, url, domain,
+       fromUnixTimestamp64Milli(start_ms, 'UTC') AS start,
+       fromUnixTimestamp64Milli(end_ms, 'UTC') AS end,
+       idle, category, productivity
+FROM deskpulse.spans_in;
+
+DROP VIEW IF EXISTS deskpulse.spans_mv ON CLUSTER '{cluster}';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.minutes_v4_mv ON CLUSTER '{cluster}' TO deskpulse.minutes_store AS
+SELECT tenant, user, host, app, domain, toDateTime(m.1, 'UTC') AS minute, event_id,
+       if(idle, 0, m.2) AS active_ms, if(idle, m.2, 0) AS idle_ms, category, productivity
+FROM deskpulse.rollups_in
+ARRAY JOIN minutes AS m;
+
+DROP VIEW IF EXISTS deskpulse.minutes_mv ON CLUSTER '{cluster}';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.hours_v4_mv ON CLUSTER '{cluster}' TO deskpulse.hours_store AS
+WITH arraySum(x -> if(intDiv(x.1, 3600) * 3600 = h, x.2, 0), minutes) AS ms
+SELECT tenant, user, host, app, domain, toDateTime(h, 'UTC') AS hour, event_id,
+       if(idle, 0, ms) AS active_ms, if(idle, ms, 0) AS idle_ms, category, productivity
+FROM deskpulse.rollups_in
+ARRAY JOIN arrayDistinct(arrayMap(x -> intDiv(x.1, 3600) * 3600, minutes)) AS h;
+
+DROP VIEW IF EXISTS deskpulse.hours_mv ON CLUSTER '{cluster}';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.days_v4_mv ON CLUSTER '{cluster}' TO deskpulse.days_store AS
+WITH arraySum(x -> if(intDiv(x.1, 86400) = d, x.2, 0), minutes) AS ms
+SELECT tenant, user, host, app, domain, toDate(d) AS day, event_id,
+       if(idle, 0, ms) AS active_ms, if(idle, ms, 0) AS idle_ms, category, productivity
+FROM deskpulse.rollups_in
+ARRAY JOIN arrayDistinct(arrayMap(x -> intDiv(x.1, 86400), minutes)) AS d;
+
+DROP VIEW IF EXISTS deskpulse.days_mv ON CLUSTER '{cluster}';
+
+CREATE OR REPLACE VIEW deskpulse.activity_spans ON CLUSTER '{cluster}' AS
+SELECT event_id, tenant, user, host, app, exe, title, url, domain, start, end, idle,
+       category, productivity
+FROM deskpulse.spans_store FINAL;
+
+CREATE OR REPLACE VIEW deskpulse.activity_minutes ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user, host, app, domain, minute, category, productivity,
+    sum(active_ms) / 1000 AS active_seconds,
+    sum(idle_ms) / 1000 AS idle_seconds
+FROM deskpulse.minutes_store FINAL
+GROUP BY tenant, user, host, app, domain, minute, category, productivity;
+
+CREATE OR REPLACE VIEW deskpulse.activity_hourly ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user, host, app, domain, hour, category, productivity,
+    sum(active_ms) / 1000 AS active_seconds,
+    sum(idle_ms) / 1000 AS idle_seconds
+FROM deskpulse.hours_store FINAL
+GROUP BY tenant, user, host, app, domain, hour, category, productivity;
+
+CREATE OR REPLACE VIEW deskpulse.activity_daily ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user, host, app, domain, day, category, productivity,
+    sum(active_ms) / 1000 AS active_seconds,
+    sum(idle_ms) / 1000 AS idle_seconds
+FROM deskpulse.days_store FINAL
+GROUP BY tenant, user, host, app, domain, day, category, productivity;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (4, 'categories', '8b655eeec71bc816');

@@ -40,6 +40,26 @@ def test_cluster_rendering_replicates_shards_by_person_and_keeps_names():
     assert sql.count("INSERT INTO deskpulse.schema_migrations") == len(load_migrations())
 
 
+def test_cluster_rendering_of_added_columns_and_replaced_views():
+    sql = cluster.render(load_migrations(), "prod")
+    # a sharded table gets the column on its local tables and on its Distributed table
+    for name in ("minutes_store_local", "minutes_store"):
+        assert (f"ALTER TABLE deskpulse.{name} ON CLUSTER 'prod' ADD COLUMN IF NOT EXISTS "
+                "category LowCardinality(String)") in sql
+    # the sink's Null input tables keep their names on every node
+    assert "ALTER TABLE deskpulse.rollups_in ON CLUSTER 'prod' ADD COLUMN" in sql
+    assert "rollups_in_local" not in sql
+    assert "DROP VIEW IF EXISTS deskpulse.minutes_mv ON CLUSTER 'prod';" in sql
+    assert "CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.minutes_v4_mv ON CLUSTER 'prod' " \
+        "TO deskpulse.minutes_store AS" in sql
+    assert "CREATE OR REPLACE VIEW deskpulse.activity_minutes ON CLUSTER 'prod' AS" in sql
+    # the new view is created before the old one is dropped: no record is missed meanwhile
+    assert sql.index("minutes_v4_mv ON CLUSTER") < sql.index("DROP VIEW IF EXISTS "
+                                                             "deskpulse.minutes_mv")
+    with pytest.raises(ValueError, match="no cluster rendering"):
+        cluster.render_statement("TRUNCATE TABLE deskpulse.spans_store", "prod")
+
+
 def test_deployed_sql_files_match_what_the_code_renders():
     deploy = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse"
     assert (deploy / "cluster-schema.sql").read_text() == cluster.render(load_migrations()), \

@@ -1,0 +1,184 @@
+"""``deskpulse category ...`` and ``deskpulse recategorize``: productivity rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from deskpulse.clikit import Group, _common, _kafka, _settings
+
+
+@click.group(cls=Group)
+def category() -> None:
+    """Productivity categories: rules that label apps and sites (see docs/categories.md)."""
+
+
+def _matcher_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--app", help="An application name, e.g. code (any case)."),
+        click.option("--domain", help="A site, e.g. github.com (covers its subdomains)."),
+        click.option("--title", help="A regular expression searched in window titles."),
+        click.option("--team", default="", help="Only for people in this team."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _what(app: str | None, domain: str | None, title: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("app", app), ("domain", domain), ("title", title))
+             if v is not None]
+    if len(given) != 1:
+        raise click.UsageError("name exactly one of --app, --domain or --title")
+    return given[0]
+
+
+@category.command(name="set")
+@_common
+@_matcher_options
+@click.option("--category", "name", required=True, help="e.g. development, social.")
+@click.option("--productivity", required=True,
+              type=click.Choice(["productive", "neutral", "unproductive"]))
+def category_set(app: str | None, domain: str | None, title: str | None, team: str, name: str,
+                 productivity: str, **common: Any) -> None:
+    """Add or change a rule; it labels events processed from now on."""
+    from schemas.topics import POLICY_CATEGORY
+    from streams.categories import Rule
+    from streams.policy_io import publish_policy, read_policies
+    kind, pattern = _what(app, domain, title)
+    settings = _settings(**common)
+    rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
+                      created_ms=int(time.time() * 1000))  # refuses bad input first
+    kafka = _kafka(settings)
+    existing = read_policies(kafka).categories.rules.get(rule.key)
+    if existing is not None:  # a changed label keeps the rule's place in the order
+        rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
+                          created_ms=existing.created_ms)
+    publish_policy(kafka, POLICY_CATEGORY, rule.key, rule.to_record())
+    click.echo(f"{'changed' if existing else 'added'}: {rule.describe()}; it labels events "
+               "processed from now on (history: deskpulse recategorize --since DATE)")
+
+
+@category.command(name="remove")
+@_common
+@_matcher_options
+def category_remove(app: str | None, domain: str | None, title: str | None, team: str,
+                    **common: Any) -> None:
+    """Remove a rule of the tenant (the defaults and other rules apply again)."""
+    from schemas.topics import POLICY_CATEGORY
+    from streams.categories import normalize_pattern, rule_key
+    from streams.policy_io import publish_policy, read_policies
+    kind, pattern = _what(app, domain, title)
+    settings = _settings(**common)
+    kafka = _kafka(settings)
+    key = rule_key(settings.tenant, team, kind, normalize_pattern(kind, pattern))
+    if key not in read_policies(kafka).categories.rules:
+        raise click.UsageError(f"tenant {settings.tenant!r} has no {kind} rule {pattern!r}"
+                               + (f" for team {team!r}" if team else "")
+                               + " (see: deskpulse category list)")
+    publish_policy(kafka, POLICY_CATEGORY, key, None)
+    click.echo(f"removed the {kind} rule {pattern!r}" + (f" of team {team!r}" if team else ""))
+
+
+@category.command(name="list")
+@_common
+@click.option("--defaults", is_flag=True, help="Also the rules shipped with deskpulse.")
+def category_list(defaults: bool, **common: Any) -> None:
+    """The tenant's rules (and teams), in the order they are applied."""
+    from tabulate import tabulate
+
+    from streams.policy_io import read_policies
+    settings = _settings(**common)
+    book = read_policies(_kafka(settings)).categories
+    rules = book.tenant_rules(settings.tenant) + (list(book.defaults) if defaults else [])
+    rows = [["default" if not r.tenant else (f"team {r.team}" if r.team else "tenant"),
+             r.kind, r.pattern, r.category, r.productivity] for r in rules]
+    if rows:
+        click.echo(tabulate(rows, headers=["scope", "matches", "pattern", "category",
+                                           "productivity"]))
+    else:
+        click.echo(f"no rules of tenant {settings.tenant!r}: the defaults apply "
+                   "(--defaults shows them)")
+    for team, members in sorted(book.tenant_teams(settings.tenant).items()):
+        click.echo(f"team {team}: {', '.join(sorted(members))}")
+
+
+@category.command(name="test")
+@_common
+@click.option("--app", default="", help="Application name.")
+@click.option("--url", default="", help="A URL (its domain is used).")
+@click.option("--domain", default="", help="A domain (instead of --url).")
+@click.option("--title", default="", help="A window title.")
+@click.option("--user", default="", help="A person (for team rules).")
+def category_test(app: str, url: str, domain: str, title: str, user: str,
+                  **common: Any) -> None:
+    """Which rule labels this activity, and how."""
+    from schemas.activity import domain_of
+    from streams.policy_io import read_policies
+    if not (app or url or domain or title):
+        raise click.UsageError("give at least one of --app, --url, --domain, --title")
+    settings = _settings(**common)
+    site = domain.lower().removeprefix("www.") if domain else domain_of(url)
+    found = read_policies(_kafka(settings)).categories.matcher(settings.tenant).match(
+        user, app, site, title)
+    click.echo(f"{found.label.category} / {found.label.productivity}")
+    click.echo(f"rule: {found.rule.describe()}" if found.rule else
+               "rule: none matches (uncategorized / neutral)")
+
+
+@category.command(name="sync-teams")
+@_common
+def category_sync_teams(**common: Any) -> None:
+    """Copy team membership from ClickHouse's team_members to the workers (for team rules)."""
+    from deskpulse.sql import literal
+    from deskpulse.store import open_store
+    from schemas.topics import POLICY_CATEGORY
+    from streams.categories import team_key
+    from streams.policy_io import publish_policy, read_policies
+    settings = _settings(**common)
+    kafka = _kafka(settings)
+    _, rows = open_store(settings).query(
+        "SELECT team, groupArray(user) FROM deskpulse.team_members "
+        f"WHERE tenant = {literal(settings.tenant)} GROUP BY team ORDER BY team")
+    teams = {team: sorted(set(users)) for team, users in rows}
+    known = read_policies(kafka).categories.tenant_teams(settings.tenant)
+    for team, members in teams.items():
+        if frozenset(members) != known.get(team):
+            publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team),
+                           {"members": members})
+        click.echo(f"team {team}: {len(members)} people")
+    for team in sorted(set(known) - set(teams)):
+        publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team), None)
+        click.echo(f"team {team}: removed")
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-11-01") from exc
+
+
+@click.command()
+@_common
+@click.option("--since", required=True, callback=_date, help="First day (UTC), YYYY-MM-DD.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def recategorize(since: dt.date, yes: bool, **common: Any) -> None:
+    """Relabel stored spans and rollups since a day with today's rules."""
+    from deskpulse.store import open_store
+    from sinks.recategorize import recategorize as relabel
+    from streams.policy_io import read_policies
+    settings = _settings(**common)
+    if since > dt.datetime.now(dt.UTC).date():
+        raise click.BadParameter(f"{since} is in the future", param_hint="--since")
+    if not yes:
+        click.confirm(f"Relabel tenant {settings.tenant!r}'s history since {since} with the "
+                      "current rules?", abort=True)
+    matcher = read_policies(_kafka(settings)).categories.matcher(settings.tenant)
+    done = relabel(open_store(settings), matcher, settings.tenant, since,
+                   progress=lambda m: click.echo(f"  {m}"))
+    click.echo(f"relabelled {sum(done.rows.values()):,} rows from {done.activities:,} "
+               f"activities since {since} (totals unchanged)")
