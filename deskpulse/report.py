@@ -27,6 +27,8 @@ class ReportData:
     first: str | None
     last: str | None
     people: list[list[Any]]   # person, active h, idle h, active %, top app
+    productivity: list[list[Any]]  # person, productive h, neutral h, unproductive h, prod. %
+    categories: list[list[Any]]    # category, productivity, hours, people
     daily: list[list[Any]]    # day, person, active h, idle h
     by_hour: list[list[Any]]  # hour of day (UTC), active h
     apps: list[list[Any]]     # app, hours, people
@@ -59,6 +61,8 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
     return ReportData(
         tenant=tenant, days=days, first=first if rows else None, last=last if rows else None,
         people=panel(TEAM_OVERVIEW, "Per person"),
+        productivity=panel(TEAM_OVERVIEW, "Productivity per person"),
+        categories=panel(TEAM_OVERVIEW, "Time per category"),
         daily=panel(TEAM_OVERVIEW, "Active vs idle hours per person per day"),
         by_hour=panel(TEAM_OVERVIEW, "Activity by hour of day"),
         apps=panel(TEAM_OVERVIEW, "Top applications"),
@@ -72,11 +76,18 @@ def _with_share(rows: list[list[Any]]) -> list[list[Any]]:
     return [[*r, round(100 * float(r[1]) / total, 1)] for r in rows]
 
 
+PRODUCTIVITY_HEADERS = ["person", "productive h", "neutral h", "unproductive h", "productive %"]
+CATEGORY_HEADERS = ["category", "productivity", "hours", "people"]
+
+
 def _summary(data: ReportData) -> str:
     active = sum(float(p[1]) for p in data.people)
     idle = sum(float(p[2]) for p in data.people)
+    productive = sum(float(p[1]) for p in data.productivity)
+    unproductive = sum(float(p[3]) for p in data.productivity)
     return (f"Activity from {data.first} to {data.last} UTC: {len(data.people)} people, "
-            f"{active:.1f} h active, {idle:.1f} h idle.")
+            f"{active:.1f} h active ({productive:.1f} h productive, {unproductive:.1f} h "
+            f"unproductive), {idle:.1f} h idle.")
 
 
 def render_text(data: ReportData) -> str:
@@ -90,6 +101,10 @@ def render_text(data: ReportData) -> str:
         "Per person",
         tabulate(data.people, headers=["person", "active h", "idle h", "active %", "top app"],
                  floatfmt=".2f"), "",
+        "Productivity per person (active time by the category rules' classes)",
+        tabulate(data.productivity, headers=PRODUCTIVITY_HEADERS, floatfmt=".2f"), "",
+        "Time per category",
+        tabulate(data.categories, headers=CATEGORY_HEADERS, floatfmt=".2f"), "",
         "Top applications (active time)",
         tabulate(_with_share(data.apps), headers=["app", "hours", "people", "share %"],
                  floatfmt=".2f"), "",
@@ -119,6 +134,11 @@ def render_html(data: ReportData) -> str:
                    [p[0] for p in data.people], "series": [
                        {"name": "active", "values": [float(p[1]) for p in data.people]},
                        {"name": "idle", "values": [float(p[2]) for p in data.people]}]},
+        "productivity": {"title": "Productive, neutral and unproductive hours per person",
+                         "labels": [p[0] for p in data.productivity], "series": [
+                             {"name": name, "values": [float(p[i]) for p in data.productivity]}
+                             for i, name in ((1, "productive"), (2, "neutral"),
+                                             (3, "unproductive"))]},
         "hours": {"title": "Active hours by hour of day (UTC)", "labels":
                   [f"{int(h):02d}" for h, _ in data.by_hour],
                   "series": [{"name": "active", "values": [float(v) for _, v in data.by_hour]}]},
@@ -137,6 +157,10 @@ def render_html(data: ReportData) -> str:
     tables = (
         "<h2>Per person</h2>" + _table(["person", "active h", "idle h", "active %", "top app"],
                                        data.people, "people")
+        + "<h2>Productivity per person</h2>"
+        + _table(PRODUCTIVITY_HEADERS, data.productivity, "productivity")
+        + "<h2>Time per category</h2>"
+        + _table(CATEGORY_HEADERS, data.categories, "categories")
         + "<h2>Per person and day (UTC)</h2>"
         + _table(["day", "person", "active h", "idle h"], data.daily, "daily")
         + "<h2>Top applications</h2>" + _table(["app", "hours", "people"], data.apps, "apps")
@@ -152,6 +176,7 @@ svg.chart {{ width: 520px; height: 260px; background: #fafafa; border: 1px solid
 table {{ border-collapse: collapse; margin-bottom: 16px; }}
 td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
 .active {{ fill: #2f7ed8; }} .idle {{ fill: #f28f43; }}
+.productive {{ fill: #2ca02c; }} .neutral {{ fill: #9e9e9e; }} .unproductive {{ fill: #d62728; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1><p id="summary">{html.escape(summary)}</p>
 {sections}

@@ -123,6 +123,27 @@ FROM (SELECT user, app, sum(active_seconds) AS a, sum(idle_seconds) AS i
 GROUP BY user
 ORDER BY active_hours DESC, person""", "Active and idle hours, and the most used app.",
           width=24),
+    Panel("Productivity per person", "barchart", f"""
+SELECT user AS person,
+       round(sumIf(active_seconds, productivity = 'productive') / 3600, 2) AS productive_hours,
+       round(sumIf(active_seconds, productivity = 'neutral') / 3600, 2) AS neutral_hours,
+       round(sumIf(active_seconds, productivity = 'unproductive') / 3600, 2)
+           AS unproductive_hours,
+       toUInt8(round(100 * sumIf(active_seconds, productivity = 'productive')
+                     / greatest(sum(active_seconds), 1))) AS productive_pct
+FROM deskpulse.activity_daily
+WHERE $__dateFilter(day) AND {PEOPLE}
+GROUP BY user
+ORDER BY productive_hours DESC, person""", "Active hours by productivity class (the three add "
+          "up to the active hours); classes come from the category rules.", unit="h"),
+    Panel("Time per category", "table", f"""
+SELECT category, productivity, round(sum(active_seconds) / 3600, 2) AS hours,
+       uniqExact(user) AS people
+FROM deskpulse.activity_daily
+WHERE $__dateFilter(day) AND {PEOPLE} AND active_seconds > 0
+GROUP BY category, productivity
+ORDER BY hours DESC, category""", "Labels as the rules gave them when the events were "
+          "processed (deskpulse recategorize relabels history).", unit="h"),
     Panel("Active vs idle hours per person per day", "barchart", f"""
 SELECT toString(day) AS date, user AS person,
        round(sum(active_seconds) / 3600, 2) AS active_hours,
@@ -161,7 +182,7 @@ ORDER BY time""", unit="h", width=24, format=0),
 
 PERSON = Board("deskpulse-person", "deskpulse / Person", "One person's spans and time.", (
     Panel("Timeline", "table", f"""
-SELECT start, end, app, domain, title, idle
+SELECT start, end, app, domain, title, idle, category, productivity
 FROM deskpulse.activity_spans
 WHERE $__timeFilter(start) AND {ONE_PERSON}
 ORDER BY start""", "Every span in the range.", width=24, height=10),
@@ -177,6 +198,18 @@ FROM deskpulse.activity_minutes
 WHERE $__timeFilter(minute) AND {ONE_PERSON} AND domain != ''
 GROUP BY domain
 ORDER BY hours DESC, domain""", unit="h"),
+    Panel("Time per productivity class", "piechart", f"""
+SELECT productivity, round(sum(active_seconds) / 3600, 2) AS hours
+FROM deskpulse.activity_minutes
+WHERE $__timeFilter(minute) AND {ONE_PERSON} AND active_seconds > 0
+GROUP BY productivity
+ORDER BY hours DESC, productivity""", unit="h"),
+    Panel("Time per category", "piechart", f"""
+SELECT category, round(sum(active_seconds) / 3600, 2) AS hours
+FROM deskpulse.activity_minutes
+WHERE $__timeFilter(minute) AND {ONE_PERSON} AND active_seconds > 0
+GROUP BY category
+ORDER BY hours DESC, category""", unit="h"),
 ), single_person=True)
 
 WORKING_HOURS = Board("deskpulse-hours", "deskpulse / Working hours",

@@ -3,7 +3,8 @@
 Per person ``n`` (alice 0, bob 1, dave 2): a ``code`` span of ``10 * (n + 1)``
 minutes starting at :data:`HOUR`, a ``firefox`` span on github.com of
 ``5 * (n + 1)`` minutes an hour later, and one dead letter whose payload names
-them. Teams: red (alice, bob; carol manages it) and blue (dave).
+them. Code is labelled development / productive, firefox research / neutral.
+Teams: red (alice, bob; carol manages it) and blue (dave).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sinks.writer import ClickHouseWriter
 HOUR = 1_795_000_000 - 1_795_000_000 % 3600  # an epoch second on an hour boundary
 PEOPLE = {"alice": "red", "bob": "red", "dave": "blue"}
 APPS = (("code", "", 10), ("firefox", "github.com", 5))  # app, domain, minutes per (n + 1)
+#: the labels the worker's rules gave each app's events
+LABELS = {"code": ("development", "productive"), "firefox": ("research", "neutral")}
 
 
 def minutes(user: str, app: str) -> int:
@@ -33,9 +36,9 @@ def seed(chdb, tenant: str) -> None:
             span = {"event_id": f"{tenant}-{user}-{i}", "tenant": tenant, "user": user,
                     "host": f"{user}-pc", "app": app, "exe": "", "title": "t", "url": "",
                     "domain": domain, "start_ms": start, "end_ms": start + 60_000 * per * (n + 1),
-                    "idle": False}
+                    "idle": False, "category": LABELS[app][0], "productivity": LABELS[app][1]}
             rollup = {k: span[k] for k in ("event_id", "tenant", "user", "host", "app",
-                                           "domain", "idle")}
+                                           "domain", "idle", "category", "productivity")}
             rollup["minutes"] = [[start // 1000 + 60 * m, 60_000] for m in range(per * (n + 1))]
             batch.add(topics.SPANS, 0, offset, orjson.dumps(span))
             batch.add(topics.ROLLUPS, 0, offset, orjson.dumps(rollup))

@@ -16,7 +16,7 @@ from deskpulse.boards.dashboards import (
     model,
 )
 from deskpulse.boards.macros import TimeRange, expand
-from tests.helpers.seed import APPS, HOUR, PEOPLE, minutes, seed
+from tests.helpers.seed import APPS, HOUR, LABELS, PEOPLE, minutes, seed
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +60,22 @@ def test_team_overview(data):
         (AT, code), (AT + dt.timedelta(hours=1), web)]
     red = {**ALL, "person": ["alice", "bob"]}
     assert [r[0] for r in run(data, TEAM_OVERVIEW, "Per person", red)] == ["bob", "alice"]
+
+
+def test_team_overview_productivity(data):
+    # code is labelled productive, firefox neutral (tests/helpers/seed.py)
+    rows = run(data, TEAM_OVERVIEW, "Productivity per person")
+    assert rows == [(u, hours(u, "code"), hours(u, "firefox"), 0.0,
+                     round(100 * minutes(u, "code") / (minutes(u, "code")
+                                                      + minutes(u, "firefox"))))
+                    for u in sorted(PEOPLE, key=lambda u: -hours(u, "code"))]
+    for person, productive, neutral, unproductive, _ in rows:
+        assert round(productive + neutral + unproductive, 2) == hours(person), \
+            "the classes add up to the person's active time"
+    code = round(sum(minutes(u, "code") for u in PEOPLE) / 60, 2)
+    web = round(sum(minutes(u, "firefox") for u in PEOPLE) / 60, 2)
+    assert run(data, TEAM_OVERVIEW, "Time per category") == [
+        (*LABELS["code"], code, 3), (*LABELS["firefox"], web, 3)]
     before = TimeRange(RANGE.start - dt.timedelta(days=3), RANGE.start)
     assert run(data, TEAM_OVERVIEW, "Per person", r=before) == [], "the range filters"
 
@@ -72,6 +88,11 @@ def test_person_drill_down(data):
     assert run(data, PERSON, "Time per application", bob) == [
         ("code", hours("bob", "code")), ("firefox", hours("bob", "firefox"))]
     assert run(data, PERSON, "Time per website", bob) == [("github.com", hours("bob", "firefox"))]
+    assert [r[6:] for r in timeline] == [LABELS["code"], LABELS["firefox"]]
+    assert run(data, PERSON, "Time per productivity class", bob) == [
+        ("productive", hours("bob", "code")), ("neutral", hours("bob", "firefox"))]
+    assert run(data, PERSON, "Time per category", bob) == [
+        ("development", hours("bob", "code")), ("research", hours("bob", "firefox"))]
 
 
 def test_working_hours(data):

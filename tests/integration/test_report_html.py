@@ -11,7 +11,7 @@ from PIL import Image
 from deskpulse.report import collect, render_html
 from sinks.writer import ClientStore
 from tests.helpers.browser import dump_dom, screenshot
-from tests.helpers.seed import HOUR, PEOPLE, seed
+from tests.helpers.seed import HOUR, LABELS, PEOPLE, minutes, seed
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def test_html_report_in_a_real_browser_shows_the_query_results(chdb, tmp_path):
 
     page = Page()
     page.feed(dump_dom(url, tmp_path / "profile"))
-    assert set(page.bars) == {"people", "hours", "apps", "domains"}
+    assert set(page.bars) == {"people", "productivity", "hours", "apps", "domains"}
     for chart, bars in page.bars.items():
         assert any(float(b["height"]) > 0 for b in bars), f"chart {chart} is empty"
         for b in bars:  # drawn to scale: height proportional to the value
@@ -84,6 +84,12 @@ def test_html_report_in_a_real_browser_shows_the_query_results(chdb, tmp_path):
         {a[0]: float(a[1]) for a in data.apps}
     assert page.tables["people"][1:] == [[str(c) for c in row] for row in data.people]
     assert page.tables["apps"][1:] == [[str(c) for c in row] for row in data.apps]
+    productive = {b["data-label"]: float(b["data-value"]) for b in page.bars["productivity"]
+                  if b["data-series"] == "productive"}
+    assert productive == {u: round(minutes(u, "code") / 60, 2) for u in PEOPLE}
+    assert page.tables["productivity"][1:] == [[str(c) for c in row] for row in data.productivity]
+    assert [row[:2] for row in page.tables["categories"][1:]] == \
+        [list(LABELS["code"]), list(LABELS["firefox"])]
     assert len(page.tables["daily"]) - 1 == len(PEOPLE)
 
     shot = Image.open(screenshot(url, tmp_path / "profile", tmp_path / "report.png")).convert(
