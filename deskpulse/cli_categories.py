@@ -93,7 +93,8 @@ def category_list(defaults: bool, **common: Any) -> None:
     from streams.policy_io import read_policies
     settings = _settings(**common)
     book = read_policies(_kafka(settings)).categories
-    rules = book.tenant_rules(settings.tenant) + (list(book.defaults) if defaults else [])
+    rules = book.tenant_rules(settings.tenant) + \
+        (list(book.defaults_for(settings.tenant)) if defaults else [])
     rows = [["default" if not r.tenant else (f"team {r.team}" if r.team else "tenant"),
              r.kind, r.pattern, r.category, r.productivity] for r in rules]
     if rows:
@@ -101,7 +102,8 @@ def category_list(defaults: bool, **common: Any) -> None:
                                            "productivity"]))
     else:
         click.echo(f"no rules of tenant {settings.tenant!r}: the defaults apply "
-                   "(--defaults shows them)")
+                   "(--defaults shows them)" if book.defaults_for(settings.tenant) else
+                   f"no rules in tenant {settings.tenant!r}, defaults off: all uncategorized")
     for team, members in sorted(book.tenant_teams(settings.tenant).items()):
         click.echo(f"team {team}: {', '.join(sorted(members))}")
 
@@ -153,6 +155,21 @@ def category_sync_teams(**common: Any) -> None:
     for team in sorted(set(known) - set(teams)):
         publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team), None)
         click.echo(f"team {team}: removed")
+
+
+@category.command(name="defaults")
+@_common
+@click.argument("state", type=click.Choice(["on", "off"]))
+def category_defaults(state: str, **common: Any) -> None:
+    """Use the rules shipped with deskpulse in this tenant (on, the default) or not (off)."""
+    from schemas.topics import POLICY_CATEGORY
+    from streams.categories import defaults_key
+    from streams.policy_io import publish_policy
+    settings = _settings(**common)
+    publish_policy(_kafka(settings), POLICY_CATEGORY, defaults_key(settings.tenant),
+                   {"enabled": state == "on"})
+    click.echo(f"shipped default rules are {state} in tenant {settings.tenant!r} for events "
+               "processed from now on")
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str) -> dt.date:

@@ -6,10 +6,13 @@ A rule labels activity with a *category* (``development``, ``social``, ...) and 
 - ``app``: the application name, exactly, ignoring case (``code``, ``slack``);
 - ``domain``: a site and its subdomains (``google.com`` matches ``docs.google.com``,
   not ``notgoogle.com``);
-- ``title``: a regular expression searched in the window title, ignoring case.
+- ``title``: a regular expression searched in the window title, ignoring case
+  (RE2 syntax: no backreferences or lookarounds, and matching time linear in the
+  title's length whatever the pattern, so no rule can stall a worker).
 
 Rules come from three scopes: a team's rules (people in that team), the tenant's
-rules, and the defaults shipped with deskpulse (:mod:`streams.category_defaults`).
+rules, and the defaults shipped with deskpulse (:mod:`streams.category_defaults`),
+which a tenant can switch off to start from a blank slate.
 The most specific rule wins, decided in this order:
 
 1. the kind: ``domain`` beats ``title`` beats ``app`` (a site says more about the
@@ -20,17 +23,20 @@ The most specific rule wins, decided in this order:
 4. nothing matches: ``uncategorized`` / ``neutral``.
 
 Matching is cheap: every scope is compiled once per change into dicts (apps,
-domains) and one combined regular expression (titles, a fast "no title rule
-matches" for most titles); results are cached per (team set, app, domain) and per
-title.
+domains) and one RE2 set of the title patterns (one pass over a title finds every
+pattern that matches it: 1.4 us for 100 patterns, against 14 us for Python's
+``re`` with the patterns joined); results are cached per (team set, app, domain)
+and per (team set, title).
 """
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import re2
 
 from deskpulse.errors import PolicyError
 
@@ -43,7 +49,7 @@ _CATEGORY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TEAM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MAX_TITLE_PATTERN = 200
-CACHE_SIZE = 65_536
+CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,12 @@ def team_key(tenant: str, team: str) -> str:
     return f"{tenant}/team/{team}"
 
 
+def defaults_key(tenant: str) -> str:
+    """The record saying whether the shipped defaults apply in ``tenant`` (they do unless
+    it says ``{"enabled": false}``)."""
+    return f"{tenant}/defaults"
+
+
 def normalize_pattern(kind: str, pattern: str) -> str:
     """The canonical form of a rule's pattern; refuses what could not match as meant."""
     if kind == "app":
@@ -133,10 +145,11 @@ def normalize_pattern(kind: str, pattern: str) -> str:
         raise PolicyError(f"title pattern is {len(pattern)} characters long; at most "
                           f"{MAX_TITLE_PATTERN}")
     try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+        compiled = re2.compile(pattern, _re2_options())
+    except re2.error as exc:
+        why = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise PolicyError(f"title pattern {pattern!r} is not a valid regular expression: "
-                          f"{exc}") from exc
+                          f"{why} (RE2 syntax: no backreferences or lookarounds)") from exc
     if compiled.search(""):
         raise PolicyError(f"title pattern {pattern!r} matches an empty title, so it would "
                           "label every window; make it match something")
@@ -157,6 +170,13 @@ def normalize_domain(pattern: str) -> str:
     if not domain or len(domain) > 253 or not all(_DOMAIN_LABEL.match(x) for x in labels):
         raise PolicyError(f"domain {pattern!r}: {hint}")
     return domain
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # a refused pattern is reported as a PolicyError, not logged
+    return options
 
 
 def domain_suffixes(domain: str) -> list[str]:
@@ -181,20 +201,17 @@ class Match:
 
 
 _NO_MATCH = Match(UNCATEGORIZED, None)
+_NO_TITLE = Match(UNCATEGORIZED, None)  # cached: no title rule matches this title
 
 
 class _Scope:
-    """One scope's rules, compiled."""
+    """One scope's app and domain rules, compiled (title rules: :class:`_TitleSet`)."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         ordered = sorted(rules, key=lambda r: (r.created_ms, r.kind, r.pattern))
         self.apps = {r.pattern: r for r in ordered if r.kind == "app"}
         self.domains = {r.pattern: r for r in ordered if r.kind == "domain"}
-        self.titles = [(re.compile(r.pattern, re.IGNORECASE), r) for r in ordered
-                       if r.kind == "title"]
-        # one pass over a title tells whether any of this scope's title rules could match
-        self.any_title = re.compile("|".join(f"(?:{r.pattern})" for _, r in self.titles),
-                                    re.IGNORECASE) if self.titles else None
+        self.titles = [r for r in ordered if r.kind == "title"]
 
     def domain(self, suffixes: list[str]) -> Rule | None:
         domains = self.domains
@@ -205,17 +222,34 @@ class _Scope:
                     return rule
         return None
 
-    def title(self, title: str) -> Rule | None:
-        if self.any_title is None or self.any_title.search(title) is None:
-            return None
-        for regex, rule in self.titles:
-            if regex.search(title):
-                return rule
-        return None  # pragma: no cover - the combined pattern matched, so one of them does
+
+class _TitleSet:
+    """The title rules of several scopes as one RE2 set, numbered in precedence order.
+
+    One pass over a title finds every pattern that matches; the lowest number is the
+    winner (the first scope, then the rule set first).
+    """
+
+    def __init__(self, scopes: list[_Scope]) -> None:
+        rules = [rule for scope in scopes for rule in scope.titles]
+        self.matches = [Match(rule.label, rule) for rule in rules]
+        compiled = re2.Set.SearchSet(_re2_options())
+        for rule in rules:
+            compiled.Add(rule.pattern)
+        compiled.Compile()
+        self.search = compiled.Match  # title -> indices of the matching patterns, or None
 
 
 class TenantMatcher:
-    """Every rule that applies in one tenant, compiled; :meth:`label` is the hot path."""
+    """Every rule that applies in one tenant, compiled; :meth:`label` is the hot path.
+
+    Results are cached per (team set, app, domain) and per (team set, title) in plain
+    dicts emptied when full (``functools.lru_cache`` cost more than it saved here).
+    The title cache matters beyond the ~1.4 us an RE2 set takes for 100 patterns: RE2
+    releases the GIL for every search, and in the worker (Faust's loop and the policy
+    follower are other threads) each release measured as several microseconds of
+    waiting to get it back.
+    """
 
     def __init__(self, defaults: Iterable[Rule], tenant_rules: Iterable[Rule],
                  teams: dict[str, frozenset[str]] | None = None) -> None:
@@ -233,8 +267,9 @@ class TenantMatcher:
                 member_of.setdefault(user, []).append(team)
         self._member_of = {u: tuple(t) for u, t in member_of.items()}
         self._has_titles = any(s.titles for s in self._all_scopes())
-        self._base = functools.lru_cache(maxsize=CACHE_SIZE)(self._match_base)
-        self._title = functools.lru_cache(maxsize=CACHE_SIZE)(self._match_title)
+        self._base: dict[tuple[tuple[str, ...], str, str], Match] = {}
+        self._titles: dict[tuple[str, ...], _TitleSet] = {}
+        self._title_cache: dict[tuple[tuple[str, ...], str], Match] = {}
 
     def _all_scopes(self) -> list[_Scope]:
         return [*self._team_scopes.values(), self._tenant, self._default]
@@ -257,21 +292,33 @@ class TenantMatcher:
                 return Match(rule.label, rule)
         return _NO_MATCH
 
-    def _match_title(self, teams: tuple[str, ...], title: str) -> Match | None:
-        for scope in self._scopes(teams):
-            rule = scope.title(title)
-            if rule is not None:
-                return Match(rule.label, rule)
-        return None
+    def _title_set(self, teams: tuple[str, ...]) -> _TitleSet:
+        found = self._titles.get(teams)
+        if found is None:
+            found = self._titles[teams] = _TitleSet(self._scopes(teams))
+        return found
 
     def match(self, user: str, app: str, domain: str, title: str) -> Match:
         """The winning rule for this activity (and its label)."""
         teams = self._member_of.get(user, ()) if self._member_of else ()
-        base = self._base(teams, app, domain)
-        if not self._has_titles or not title or (base.rule is not None and
-                                                 base.rule.kind == "domain"):
+        key = (teams, app, domain)
+        base = self._base.get(key)
+        if base is None:
+            if len(self._base) >= CACHE_SIZE:
+                self._base.clear()
+            base = self._base[key] = self._match_base(teams, app, domain)
+        if not self._has_titles or not title or base.rule is not None and \
+                base.rule.kind == "domain":
             return base
-        return self._title(teams, title) or base
+        key = (teams, title)
+        known = self._title_cache.get(key)
+        if known is None:
+            if len(self._title_cache) >= CACHE_SIZE:
+                self._title_cache.clear()
+            titles = self._titles.get(teams) or self._title_set(teams)
+            found = titles.search(title)
+            known = self._title_cache[key] = titles.matches[min(found)] if found else _NO_TITLE
+        return base if known is _NO_TITLE else known
 
     def label(self, user: str, app: str, domain: str, title: str) -> Label:
         return self.match(user, app, domain, title).label
@@ -285,11 +332,27 @@ class RuleBook:
     rules: dict[str, Rule] = field(default_factory=dict)
     #: key ``tenant/team/NAME`` -> members
     teams: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: tenants that switched the shipped defaults off
+    without_defaults: set[str] = field(default_factory=set)
     _matchers: dict[str, TenantMatcher] = field(default_factory=dict, repr=False)
+    #: the policy follower's thread applies records while the ingest thread matches: a
+    #: matcher is built and a record applied under this lock, so that no matcher built
+    #: from the old rules is kept after a change (matching itself takes no lock)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def apply(self, key: str, record: dict | None) -> None:
         """One record of the category topic (``None``: a tombstone)."""
-        if key.split("/", 2)[1:2] == ["team"]:
+        with self._lock:
+            self._apply(key, record)
+
+    def _apply(self, key: str, record: dict | None) -> None:
+        tenant, _, rest = key.partition("/")
+        if rest == "defaults":
+            if record is None or record["enabled"]:
+                self.without_defaults.discard(tenant)
+            else:
+                self.without_defaults.add(tenant)
+        elif key.split("/", 2)[1:2] == ["team"]:
             if record is None:
                 self.teams.pop(key, None)
             else:
@@ -298,7 +361,10 @@ class RuleBook:
             self.rules.pop(key, None)
         else:
             self.rules[key] = Rule.from_record(record)
-        self._matchers.pop(key.split("/", 1)[0], None)
+        self._matchers.pop(tenant, None)
+
+    def defaults_for(self, tenant: str) -> tuple[Rule, ...]:
+        return () if tenant in self.without_defaults else self.defaults
 
     def tenant_rules(self, tenant: str) -> list[Rule]:
         return sorted((r for r in self.rules.values() if r.tenant == tenant),
@@ -311,9 +377,13 @@ class RuleBook:
     def matcher(self, tenant: str) -> TenantMatcher:
         found = self._matchers.get(tenant)
         if found is None:
-            found = self._matchers[tenant] = TenantMatcher(
-                self.defaults, self.tenant_rules(tenant), self.tenant_teams(tenant))
+            with self._lock:
+                found = self._matchers[tenant] = TenantMatcher(
+                    self.defaults_for(tenant), self.tenant_rules(tenant),
+                    self.tenant_teams(tenant))
         return found
 
     def label(self, tenant: str, user: str, app: str, domain: str, title: str) -> Label:
-        return self.matcher(tenant).label(user, app, domain, title)
+        """The hot path: one call per event in the stream worker."""
+        matcher = self._matchers.get(tenant) or self.matcher(tenant)
+        return matcher.match(user, app, domain, title).label

@@ -20,14 +20,17 @@ import orjson
 from confluent_kafka import Producer
 
 from deskpulse.procs import Child, free_port
-from deskpulse.settings import KafkaSettings
 from deskpulse.stack import start_broker
 from schemas import topics
+from streams.categories import Rule, defaults_key
 from streams.policy import DntEntry, Schedule, schedule_key
-from streams.policy_io import publish_policy
 from tests.bench.health import clock
 from tests.bench.report import record
 
+#: window titles: most are the few windows people keep going back to, some are new (a
+#: document, a mail, a page never seen before), as in a real fleet
+COMMON_TITLES = 500
+NEW_TITLE_SHARE = 0.2
 APPS = [("code", ""), ("firefox", "https://github.com/x/y"), ("slack", ""),
         ("firefox", "https://docs.python.org/3/library/"), ("zoom", ""), ("thunderbird", "")]
 
@@ -42,7 +45,9 @@ def produce_events(bootstrap: str, count: int, users: int = 2000, seed: int = 1)
         app, url = APPS[rng.randrange(len(APPS))]
         start = now - rng.randrange(3_600_000, 86_400_000)
         ev = {"schema": "deskpulse.activity.v1", "event_id": f"bench-{i}", "tenant": "acme",
-              "host": f"{user}-pc", "user": user, "app": app, "title": f"{app} window {i % 50}",
+              "host": f"{user}-pc", "user": user, "app": app,
+              "title": f"{app} window {rng.randrange(COMMON_TITLES)}"
+              if rng.random() >= NEW_TITLE_SHARE else f"{app} document {i}",
               "start_ms": start, "end_ms": start + rng.randrange(1_000, 60_000),
               "client_version": "bench", "seq": i}
         if url:
@@ -61,22 +66,66 @@ def produce_events(bootstrap: str, count: int, users: int = 2000, seed: int = 1)
 
 def publish_policies(bootstrap: str, users: int = 2000) -> None:
     """A realistic policy load: a few listed subjects, a default and personal schedules."""
-    kafka = KafkaSettings(bootstrap=bootstrap)
     now = int(time.time() * 1000)
+    records: list[tuple[str, str, dict]] = []
     for i in range(20):
         entry = DntEntry("acme", "user", f"user{i * 97}").add(now - 86_400_000, "bench")
-        publish_policy(kafka, topics.POLICY_DNT, entry.key, entry.to_record())
+        records.append((topics.POLICY_DNT, entry.key, entry.to_record()))
     for i in range(5):
         entry = DntEntry("acme", "host", f"user{i * 131 + 1}-pc").add(now, "bench")
-        publish_policy(kafka, topics.POLICY_DNT, entry.key, entry.to_record())
+        records.append((topics.POLICY_DNT, entry.key, entry.to_record()))
     default = Schedule.build("Europe/Berlin", ("mon-sun 06:00-22:00",), ())
-    publish_policy(kafka, topics.POLICY_SCHEDULE, schedule_key("acme", None),
-                   default.to_record())
+    records.append((topics.POLICY_SCHEDULE, schedule_key("acme", None), default.to_record()))
     zones = ("America/New_York", "Asia/Kolkata", "Australia/Sydney")
     for i in range(200):
         sched = Schedule.build(zones[i % 3], ("mon-fri 08:00-18:00", "sat 10:00-14:00"), ())
-        publish_policy(kafka, topics.POLICY_SCHEDULE, schedule_key("acme", f"user{i * 7 % users}"),
-                       sched.to_record())
+        records.append((topics.POLICY_SCHEDULE, schedule_key("acme", f"user{i * 7 % users}"),
+                        sched.to_record()))
+    publish_records(bootstrap, records)
+
+
+def publish_records(bootstrap: str, records: list[tuple[str, str, dict]]) -> None:
+    """Policy records through one producer (the CLI makes one per change: slow for 700)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for topic, key, value in records:
+        producer.produce(topic, key=key.encode(), value=orjson.dumps(value))
+    assert producer.flush(60) == 0
+
+
+def category_rules(count: int = 500) -> list[Rule]:
+    """``count`` tenant rules: half domains, 30 % apps, 20 % title patterns; a few of each
+    match the bench's events (github.com, python.org for docs.python.org, code, slack,
+    common titles ending in 400-499), the rest are other sites, tools and tickets."""
+    domains, apps, titles = count // 2, count * 3 // 10, count - count // 2 - count * 3 // 10
+    rules = [Rule.build("domain", d, "development", "productive", tenant="acme")
+             for d in ("github.com", "python.org")]
+    rules += [Rule.build("domain", f"site{i}.example.com", f"cat{i % 12}", "neutral",
+                         tenant="acme") for i in range(domains - 2)]
+    rules += [Rule.build("app", a, "work", "productive", tenant="acme") for a in ("code", "slack")]
+    rules += [Rule.build("app", f"tool{i}", f"cat{i % 12}", "neutral", tenant="acme")
+              for i in range(apps - 2)]
+    rules += [Rule.build("title", r"window 4\d\d$", "focus", "productive", tenant="acme")]
+    rules += [Rule.build("title", rf"\bticket-{i}\b", "support", "neutral", tenant="acme")
+              for i in range(titles - 1)]
+    return rules
+
+
+def publish_categories(bootstrap: str, rules: list[Rule], defaults: bool) -> None:
+    publish_records(bootstrap, [(topics.POLICY_CATEGORY, defaults_key("acme"),
+                                 {"enabled": defaults})]
+                    + [(topics.POLICY_CATEGORY, r.key, r.to_record()) for r in rules])
+
+
+def without_rules(bootstrap: str) -> None:
+    """The bench's policies; no category rule at all (the shipped defaults off)."""
+    publish_policies(bootstrap)
+    publish_categories(bootstrap, [], defaults=False)
+
+
+def with_rules(bootstrap: str) -> None:
+    """The bench's policies plus 500 tenant rules and the shipped defaults."""
+    publish_policies(bootstrap)
+    publish_categories(bootstrap, category_rules(), defaults=True)
 
 
 def measure(count: int, partitions: int = 4, setup=publish_policies) -> dict[str, float]:
@@ -112,38 +161,69 @@ def _clock(url: str, count: int, worker: Child) -> dict[str, float]:
                                      "clipped", "deadlettered")}}
 
 
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return sorted(runs, key=lambda run: run["events_per_s"])[len(runs) // 2]
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs on a fresh broker each; the median is recorded")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs per configuration on a fresh broker each; medians recorded")
     args = parser.parse_args(argv)
-    runs = sorted((measure(args.events) for _ in range(args.repeat)),
-                  key=lambda run: run["events_per_s"])
-    r = runs[len(runs) // 2]
-    spread = ", ".join(f"{run['events_per_s']:,}" for run in runs)
+    plain: list[dict[str, float]] = []
+    ruled: list[dict[str, float]] = []
+    for i in range(args.repeat):  # interleaved, first one then the other: drift hits both
+        order = [(plain, without_rules), (ruled, with_rules)]
+        for runs, setup in order if i % 2 == 0 else reversed(order):
+            runs.append(measure(args.events, setup=setup))
+    r, c = _median(plain), _median(ruled)
+    spread = ", ".join(f"{run['events_per_s']:,}" for run in plain)
+    spread_rules = ", ".join(f"{run['events_per_s']:,}" for run in ruled)
     verdict = "meets" if r["events_per_s"] >= 30_000 else "MISSES"
+    cost = round(100 * (1 - c["events_per_s"] / r["events_per_s"]), 1)
+    rules_verdict = "meets" if cost <= 10 else "MISSES"
     body = f"""## Stream worker throughput
 
 One stream worker draining {r['events']} realistic events pre-produced to 4
 partitions of the embedded tansu broker, with policies loaded (20 people and 5
 computers on the do-not-track list, a tenant default schedule and 200 personal
 schedules in three zones). Per event: decode, do-not-track, validate, dedup,
-schedule clipping, minute split; outputs (spans, rollups, dead letters, the dedup
-log) written as JSON-array messages per batch and partition, acknowledged by the
-broker before the source offsets are committed. The clock runs from the first to
-the last processed event. Command:
-`.venv/bin/python -m tests.bench.streams --events {r['events']} --repeat {len(runs)}`.
+schedule clipping, category labelling, minute split; outputs (spans, rollups, dead
+letters, the dedup log) written as JSON-array messages per batch and partition,
+acknowledged by the broker before the source offsets are committed. The clock runs
+from the first to the last processed event. Window titles: 80 % of the events show
+one of {COMMON_TITLES} usual windows per app, {int(NEW_TITLE_SHARE * 100)} % a title never seen
+before. Command:
+`.venv/bin/python -m tests.bench.streams --events {r['events']} --repeat {len(plain)}`.
 
 | metric | value | target |
 |---|---|---|
-| events/s, one worker (median) | {r['events_per_s']:,} | >= 30,000 ({verdict}) |
+| events/s, one worker, no category rules (median) | {r['events_per_s']:,} | >= 30,000 ({verdict}) |
+| events/s, 500 category rules + the shipped defaults (median) | {c['events_per_s']:,} \
+| within 10 % ({rules_verdict}: {cost} % slower) |
 
-Runs: {spread} events/s ({len(runs)} runs, each on a fresh broker).
+Runs without rules: {spread} events/s; with 500 rules: {spread_rules} events/s
+({len(plain)} runs each, interleaved, each on a fresh broker). "No rules" is the tenant
+with the shipped defaults switched off (`deskpulse category defaults off`); the 500
+rules are 250 domains, 150 apps and 100 title patterns (`category_rules()` in the
+bench), a few of each matching the events.
 
-Outcomes of the run: {r['accepted']} accepted ({r['clipped']} clipped to working
+Outcomes of a run: {r['accepted']} accepted ({r['clipped']} clipped to working
 hours), {r['dropped_out_of_hours']} out of hours, {r['dropped_dnt']} do-not-track,
 {r['deadlettered']} dead letters.
+
+Rule matching: the rules are compiled per tenant (dicts for apps and domain
+suffixes, one RE2 set for the title patterns) and cached per (team set, app, domain)
+and per (team set, title). Joining 100 title patterns into one Python `re`
+alternation cost 7.6 us per event here (26 % of the worker's time); one RE2 set
+takes 1.4 us per title. Without the title cache the worker was still 13-16 % slower
+with the rules (two runs of 3 and 5 pairs), more than the 0.7 us per event that
+labelling cost in a loop: RE2 releases the GIL for each search, and in the worker,
+where Faust's loop and the policy follower are other threads, every release is
+paid again in waiting to get the GIL back. With the title cache, labelling costs
+0.55 us per event against 0.33 us with no rules (in a loop, with a busy second
+thread).
 
 History on this machine: 1,466 events/s for a Faust agent emitting one message per
 span, rollup and dedup entry; 1,907 with Faust's and aiokafka's per-message debug
@@ -158,7 +238,7 @@ a zone's UTC-offset changes are computed once per zone and day instead of per ev
 pure core is ~90 % of the worker; waiting for the broker's acks ~4 %, commits <1 %."""
     record("streams", body)
     print(body)
-    return r
+    return {**r, "events_per_s_with_rules": c["events_per_s"], "rules_cost_pct": cost}
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from streams.categories import (
     Rule,
     RuleBook,
     TenantMatcher,
+    defaults_key,
     domain_suffixes,
     rule_key,
     team_key,
@@ -104,8 +105,20 @@ def test_a_tombstone_removes_a_rule_and_the_matcher_follows():
     assert b.tenant_teams("acme") == {}
 
 
+def test_a_tenant_can_switch_the_shipped_defaults_off_and_on():
+    b = RuleBook(DEFAULT_RULES)
+    assert b.label("acme", "u", "code", "", "") == Label("development", "productive")
+    b.apply(defaults_key("acme"), {"enabled": False})
+    assert b.label("acme", "u", "code", "", "") == UNCATEGORIZED
+    assert b.label("globex", "u", "code", "", "") == Label("development", "productive")
+    b.apply(defaults_key("acme"), {"enabled": True})
+    assert b.label("acme", "u", "code", "", "") == Label("development", "productive")
+
+
 @pytest.mark.parametrize(("kind", "pattern", "category", "productivity", "message"), [
-    ("title", "(unclosed", "x", "neutral", "not a valid regular expression"),
+    ("title", "(unclosed", "x", "neutral", "not a valid regular expression: missing )"),
+    ("title", r"(a)\1", "x", "neutral", "no backreferences or lookarounds"),
+    ("title", r"Jira(?= board)", "x", "neutral", "no backreferences or lookarounds"),
     ("title", ".*", "x", "neutral", "matches an empty title"),
     ("title", "a|", "x", "neutral", "matches an empty title"),
     ("title", "x" * 201, "x", "neutral", "at most 200"),
@@ -221,3 +234,27 @@ def test_the_worker_core_labels_spans_and_rollups():
     assert {(s["category"], s["productivity"]) for s in out.spans} == \
         {("development", "productive")}
     assert (out.rollup["category"], out.rollup["productivity"]) == ("development", "productive")
+
+
+def test_rules_applied_while_another_thread_labels_are_all_in_force_afterwards():
+    """The follower thread applies records while the ingest thread labels events."""
+    import threading
+
+    b = RuleBook(DEFAULT_RULES)
+    stop = threading.Event()
+
+    def label_all_the_time():
+        while not stop.is_set():
+            b.label("acme", "u", "app-7", "", "")
+
+    worker = threading.Thread(target=label_all_the_time)
+    worker.start()
+    try:
+        for i in range(300):
+            r = rule("app", f"app-{i}", f"c{i}")
+            b.apply(r.key, r.to_record())
+    finally:
+        stop.set()
+        worker.join(10)
+    assert b.label("acme", "u", "app-299", "", "") == Label("c299", "neutral")
+    assert b.label("acme", "u", "app-7", "", "") == Label("c7", "neutral")
