@@ -51,6 +51,14 @@ class KafkaSettings:
         """The librdkafka configuration dict, ``overrides`` last."""
         return {"bootstrap.servers": self.bootstrap, **self.extra, **overrides}
 
+    def group_consumer(self, group_id: str, session_timeout_ms: int) -> dict[str, Any]:
+        """A consumer in ``group_id`` that commits by hand, after its outputs are stored."""
+        return self.librdkafka(**{
+            "group.id": group_id, "enable.auto.commit": False,
+            "auto.offset.reset": "earliest", "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": 1000,
+        })
+
     def __repr__(self) -> str:
         return f"KafkaSettings(bootstrap={self.bootstrap!r}, extra={_mask(self.extra)!r})"
 

@@ -82,13 +82,8 @@ class SinkLoop:
         self.settings = settings or SinkSettings()
         self.state = state or SinkState()
         self._writer = writer
-        self._consumer = Consumer(kafka.librdkafka(**{
-            "group.id": self.settings.group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": self.settings.session_timeout_ms,
-            "heartbeat.interval.ms": 1000,
-        }))
+        self._consumer = Consumer(kafka.group_consumer(self.settings.group_id,
+                                                       self.settings.session_timeout_ms))
         self._batch = Batch()
         self._lag_checked = 0.0
         #: (topic, partition) -> the offset this sink last committed there

@@ -100,11 +100,7 @@ class ActivityIngest:
         while not self._follower.loaded.wait(0.2):  # no event before the policies are known
             if self._stop.is_set():
                 return
-        consumer = Consumer(self._kafka.librdkafka(**{
-            "group.id": s.group_id, "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "session.timeout.ms": s.session_timeout_ms,
-            "heartbeat.interval.ms": 1000,
-        }))
+        consumer = Consumer(self._kafka.group_consumer(s.group_id, s.session_timeout_ms))
         producer = Producer(self._kafka.librdkafka(**{
             "acks": "all", "enable.idempotence": True, "compression.type": "lz4",
             "linger.ms": 5, "batch.num.messages": 10_000,

@@ -2,7 +2,7 @@ import pytest
 
 from deskpulse import settings as settings_module
 from deskpulse.errors import ConfigError
-from deskpulse.settings import load_settings
+from deskpulse.settings import KafkaSettings, load_settings
 
 
 def test_flag_beats_env_beats_file(tmp_path):
@@ -46,3 +46,11 @@ def test_rate_limit_filter_passes_once_per_period():
     assert not f.filter(rec("Connect to 127.0.0.1:1234 failed"))
     assert not f.filter(rec("Connect to 127.0.0.1:1235 failed")), "numbers do not make it new"
     assert f.filter(rec("another problem"))
+
+
+def test_group_consumers_commit_by_hand_and_keep_the_tls_settings():
+    kafka = KafkaSettings("b:9093", {"security.protocol": "SSL"})
+    config = kafka.group_consumer("deskpulse-sink", 6000)
+    assert config["group.id"] == "deskpulse-sink" and config["enable.auto.commit"] is False
+    assert config["security.protocol"] == "SSL" and config["bootstrap.servers"] == "b:9093"
+    assert config["session.timeout.ms"] == 6000
