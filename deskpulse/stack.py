@@ -283,7 +283,6 @@ class EmbeddedStack:
         self.children.append(sink)
         self._progress("starting stream worker (Faust)")
         worker = Child("worker", [py, "-m", "streams.worker", "--bootstrap", bootstrap,
-                                  "--partitions", str(self.partitions),
                                   "--data-dir", str(self.data_dir / "streams"),
                                   "--web-port", str(web_port), "--loglevel", "info"],
                        logs / "streams.log", env=env)

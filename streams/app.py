@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class WorkerSettings:
     bootstrap: str
-    partitions: int
     data_dir: Path
     app_id: str = "deskpulse-streams"
     web_port: int = 6066

@@ -18,7 +18,6 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line (also checked against the deployment files by the tests)."""
     parser = argparse.ArgumentParser(prog="deskpulse-streams")
     parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--partitions", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--web-port", type=int, required=True)
     parser.add_argument("--web-host", default="127.0.0.1",
@@ -39,9 +38,8 @@ def main(argv: list[str] | None = None) -> None:
         # Faust and aiokafka format a debug record per message sent; with the root logger
         # left at DEBUG by the worker's set-up that cost ~10 % of the worker's CPU.
         logging.disable(logging.DEBUG)
-    settings = WorkerSettings(bootstrap=args.bootstrap, partitions=args.partitions,
-                              data_dir=args.data_dir, web_port=args.web_port,
-                              web_host=args.web_host, app_id=args.app_id,
+    settings = WorkerSettings(bootstrap=args.bootstrap, data_dir=args.data_dir,
+                              web_port=args.web_port, web_host=args.web_host, app_id=args.app_id,
                               kafka_extra=kafka_extra_from_env(os.environ))
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)

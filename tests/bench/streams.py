@@ -141,7 +141,7 @@ def measure(count: int, partitions: int = 4, setup=publish_policies) -> dict[str
             print(f"  produced {count} events in {time.monotonic() - t:.1f}s", flush=True)
             port = free_port()
             worker = Child("worker", [sys.executable, "-m", "streams.worker", "--bootstrap",
-                                      bootstrap, "--partitions", str(partitions), "--data-dir",
+                                      bootstrap, "--data-dir",
                                       str(tmp / "w"), "--web-port", str(port)],
                            tmp / "worker.log")
             try:

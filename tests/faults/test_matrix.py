@@ -58,7 +58,7 @@ class Pipeline:
 
     def start_worker(self) -> None:
         self.worker = Child("worker", [sys.executable, "-m", "streams.worker", "--bootstrap",
-                                       self.bootstrap, "--partitions", "4", "--data-dir",
+                                       self.bootstrap, "--data-dir",
                                        str(self.tmp / "w"), "--web-port", str(self.web)],
                             self.tmp / "worker.log")
 

@@ -98,7 +98,7 @@ def test_collector_and_stream_worker_work_over_tls_and_others_are_refused(tls_br
     env = {**os.environ, "DESKPULSE_KAFKA_SECURITY_PROTOCOL": "SSL",
            "DESKPULSE_KAFKA_SSL_CA_LOCATION": extra["ssl.ca.location"]}
     worker = Child("worker", [sys.executable, "-m", "streams.worker", "--bootstrap", bootstrap,
-                              "--partitions", "2", "--data-dir", str(tmp / "w"),
+                              "--data-dir", str(tmp / "w"),
                               "--web-port", str(port)], tmp / "worker.log", env=env)
     try:
         def processed() -> bool:

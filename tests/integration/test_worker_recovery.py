@@ -25,7 +25,7 @@ def start_worker(stack, name: str) -> tuple[Child, str]:
     port = free_port()
     data_dir = Path(stack.data_dir)
     child = Child(name, [sys.executable, "-m", "streams.worker", "--bootstrap", stack.broker,
-                         "--partitions", str(stack.partitions), "--data-dir",
+                         "--data-dir",
                          str(data_dir / name), "--web-port", str(port), "--loglevel", "info"],
                   data_dir / "logs" / f"{name}.log")
     url = f"http://127.0.0.1:{port}"

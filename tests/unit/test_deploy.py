@@ -36,8 +36,7 @@ def substituted(text: str) -> str:
     """Compose ``${VAR...}`` and Kubernetes ``$(VAR)`` placeholders filled with samples."""
     text = re.sub(r"\$\{(\w+)[^}]*\}", lambda m: {"KAFKA_PUBLIC_HOST": "localhost"}.get(
         m.group(1), "x"), text)
-    return re.sub(r"\$\((\w+)\)", lambda m: {"DESKPULSE_PARTITIONS": "12"}.get(m.group(1),
-                                                                              "x:1"), text)
+    return re.sub(r"\$\((\w+)\)", "x:1", text)
 
 
 def check_args(args: list[str]) -> None:
