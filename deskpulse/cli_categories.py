@@ -53,13 +53,17 @@ def category_set(app: str | None, domain: str | None, title: str | None, team: s
     rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
                       created_ms=int(time.time() * 1000))  # refuses bad input first
     kafka = _kafka(settings)
-    existing = read_policies(kafka).categories.rules.get(rule.key)
+    book = read_policies(kafka).categories
+    existing = book.rules.get(rule.key)
     if existing is not None:  # a changed label keeps the rule's place in the order
         rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
                           created_ms=existing.created_ms)
     publish_policy(kafka, POLICY_CATEGORY, rule.key, rule.to_record())
     click.echo(f"{'changed' if existing else 'added'}: {rule.describe()}; it labels events "
                "processed from now on (history: deskpulse recategorize --since DATE)")
+    if team and team not in book.tenant_teams(settings.tenant):
+        click.echo(f"note: the workers know no members of team {team!r} yet; run "
+                   "'deskpulse category sync-teams' after filling deskpulse.team_members")
 
 
 @category.command(name="remove")
@@ -151,7 +155,8 @@ def category_sync_teams(**common: Any) -> None:
         if frozenset(members) != known.get(team):
             publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team),
                            {"members": members})
-        click.echo(f"team {team}: {len(members)} people")
+        click.echo(f"team {team}: {len(members)} "
+                   f"{'person' if len(members) == 1 else 'people'}")
     for team in sorted(set(known) - set(teams)):
         publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team), None)
         click.echo(f"team {team}: removed")

@@ -164,3 +164,42 @@ def test_bad_rules_are_refused_and_nothing_is_published(stack):
                                       "--data-dir", stack.data_dir])
     assert result.exit_code == 2 and "is not a date like" in result.output
     assert http_json(f"{stack.worker_url}/health")[1]["category_rules"] == before
+
+
+def test_team_rules_follow_the_membership_synced_from_clickhouse(stack, stack_store):
+    stack_store.command("INSERT INTO deskpulse.team_members_store (tenant, team, user, role) "
+                        f"VALUES ('{TENANT}', 'media', 'mia', 'member'), "
+                        f"('{TENANT}', 'media', 'max', 'member')")
+    applied = policy_records(stack)
+    synced = dp(stack, "category", "sync-teams", "--tenant", TENANT)
+    assert "team media: 2 people" in synced
+    out = dp(stack, "category", "set", "--domain", "youtube.com", "--category", "video",
+             "--productivity", "productive", "--team", "media", "--tenant", TENANT)
+    assert "team media" in out and "note:" not in out
+    records_seen(stack, applied + 2)
+    listed = dp(stack, "category", "list", "--tenant", TENANT)
+    assert "team media: max, mia" in listed
+
+    _, base = day_start(1)
+    t = base + 15 * 3_600_000
+    send(stack, [event(TENANT, user, f"{user}-pc", t, t + 10 * MIN, f"team-{user}",
+                       app="firefox", url="https://www.youtube.com/watch?v=2")
+                 for user in ("mia", "pat")])
+    wait_for(lambda: len(q(stack_store, f"SELECT event_id FROM deskpulse.activity_spans WHERE "
+                                        f"tenant = '{TENANT}' AND event_id LIKE 'team-%'")) == 2,
+             120, "the team events")
+    labels = dict((u, (c, p)) for u, c, p in q(
+        stack_store, f"SELECT user, category, productivity FROM deskpulse.activity_spans "
+                     f"WHERE tenant = '{TENANT}' AND event_id LIKE 'team-%'"))
+    assert labels == {"mia": ("video", "productive"), "pat": ("entertainment", "unproductive")}
+
+    # mia leaves the team: after the next sync her events get the tenant's label again
+    stack_store.command("INSERT INTO deskpulse.team_members_store (tenant, team, user, role, "
+                        f"is_deleted) VALUES ('{TENANT}', 'media', 'mia', 'member', 1)")
+    applied = policy_records(stack)
+    assert "team media: 1 person" in dp(stack, "category", "sync-teams", "--tenant", TENANT)
+    records_seen(stack, applied + 1)
+    assert dp(stack, "category", "test", "--domain", "youtube.com", "--user", "mia",
+              "--tenant", TENANT).splitlines()[0] == "entertainment / unproductive"
+    assert dp(stack, "category", "test", "--domain", "youtube.com", "--user", "max",
+              "--tenant", TENANT).splitlines()[0] == "video / productive"
