@@ -217,6 +217,13 @@ class PolicyMirror:
             self._follower = None
 
 
+def sink_args(bootstrap: str, clickhouse: str, port: int, token: str) -> list[str]:
+    """The embedded sink's command line. ``--token=VALUE`` in one piece: a random token
+    may start with ``-``, which argparse would take for an option (CI met one)."""
+    return ["--bootstrap", bootstrap, "--clickhouse", clickhouse, "--http-port", str(port),
+            f"--token={token}"]
+
+
 class EmbeddedStack:
     """Start with :meth:`start` (or ``with``); stop with :meth:`stop`. Loopback only."""
 
@@ -276,9 +283,8 @@ class EmbeddedStack:
         # shell's environment are not meant for it
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_KAFKA_PREFIX)}
         self._progress("starting sink (chDB store)")
-        sink = Child("sink", [py, "-m", "sinks.main", "--bootstrap", bootstrap,
-                              "--clickhouse", f"chdb://{self.data_dir / 'store'}",
-                              "--http-port", str(store_port), "--token", token],
+        sink = Child("sink", [py, "-m", "sinks.main", *sink_args(
+            bootstrap, f"chdb://{self.data_dir / 'store'}", store_port, token)],
                      logs / "sink.log", env=env)
         self.children.append(sink)
         self._progress("starting stream worker (Faust)")

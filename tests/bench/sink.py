@@ -94,7 +94,7 @@ def measure(spans: int, partitions: int = 4) -> dict[str, float]:
             token = secrets.token_urlsafe(16)
             sink = Child("sink", [sys.executable, "-m", "sinks.main", "--bootstrap", bootstrap,
                                   "--clickhouse", f"chdb://{tmp / 'store'}", "--http-port",
-                                  str(port), "--token", token],
+                                  str(port), f"--token={token}"],
                          tmp / "sink.log")
             try:
                 result = _clock(f"http://127.0.0.1:{port}/health", messages, sink)

@@ -66,7 +66,7 @@ class Pipeline:
         env = {**os.environ, FAULT_ENV: fault} if fault else None
         self.sink = Child("sink", [sys.executable, "-m", "sinks.main", "--bootstrap",
                                    self.bootstrap, "--clickhouse", f"chdb://{self.tmp / 'store'}",
-                                   "--http-port", str(self.store_port), "--token", self.token],
+                                   "--http-port", str(self.store_port), f"--token={self.token}"],
                           self.tmp / "sink.log", env=env)
 
     def start_collector(self, n: int, rate: float = RATE) -> None:

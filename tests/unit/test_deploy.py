@@ -154,3 +154,9 @@ def test_ansible_role_syntax_and_its_config_is_what_the_collector_reads(tmp_path
     assert "Environment=DESKPULSE_CONFIG=/etc/deskpulse/collector.toml" in unit
     tasks = (role / "tasks" / "main.yml").read_text()
     assert "dest: /etc/deskpulse/collector.toml" in tasks
+
+
+def test_the_embedded_sink_gets_a_token_that_starts_with_a_dash():
+    from deskpulse.stack import sink_args
+    args = sink_parser().parse_args(sink_args("127.0.0.1:9092", "chdb:///x", 8123, "-Ab_c"))
+    assert args.token == "-Ab_c" and args.http_port == 8123
