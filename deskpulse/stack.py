@@ -181,16 +181,13 @@ class PolicyMirror:
                 from exc
 
     def restore(self, bootstrap: str) -> int:
-        from confluent_kafka import Producer
+        from deskpulse.settings import KafkaSettings
+        from streams.policy_io import publish_records
         self._saved = self.load()
         records = [(topic, key, rec) for topic, recs in self._saved.items()
                    for key, rec in recs.items()]
         if records:
-            producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-            for topic, key, rec in records:
-                producer.produce(topic, key=key.encode(), value=orjson.dumps(rec))
-            if producer.flush(30):
-                raise BrokerUnavailable("could not restore the saved policies to the broker")
+            publish_records(KafkaSettings(bootstrap=bootstrap), records)
         return len(records)
 
     def follow(self, bootstrap: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -33,15 +33,26 @@ POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE, topics.POLICY_CATEGO
 def publish_policy(kafka: KafkaSettings, topic: str, key: str, record: dict | None,
                    timeout: float = 30.0) -> None:
     """Write one policy record (``None``: a tombstone) and wait for the broker's ack."""
+    publish_records(kafka, [(topic, key, record)], timeout)
+
+
+def publish_records(kafka: KafkaSettings, records: Sequence[tuple[str, str, dict | None]],
+                    timeout: float = 30.0) -> None:
+    """Write ``(topic, key, record)`` policy records through one producer, in order, and
+    wait for every ack (one producer per record is slow for hundreds)."""
     producer = Producer(kafka.librdkafka(**{"acks": "all", "enable.idempotence": True}))
     errors: list[Any] = []
-    producer.produce(topic, key=key.encode(),
-                     value=None if record is None else orjson.dumps(record),
-                     on_delivery=lambda err, msg: errors.append(err) if err else None)
+    for topic, key, record in records:
+        producer.produce(topic, key=key.encode(),
+                         value=None if record is None else orjson.dumps(record),
+                         on_delivery=lambda err, msg: errors.append(err) if err else None)
     if producer.flush(timeout) or errors:
-        raise BrokerUnavailable(f"the policy was not stored in {topic}: "
+        where = ", ".join(sorted({topic for topic, _, _ in records}))
+        raise BrokerUnavailable(f"the policy was not stored in {where}: "
                                 f"{errors[0] if errors else 'no answer from the broker'}",
-                                hint="is the broker reachable? nothing was changed")
+                                hint="is the broker reachable? " + (
+                                    "nothing was changed" if len(records) == 1 else
+                                    "some records may be stored; writing them again is safe"))
 
 
 class PolicyFollower:

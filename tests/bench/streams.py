@@ -20,10 +20,12 @@ import orjson
 from confluent_kafka import Producer
 
 from deskpulse.procs import Child, free_port
+from deskpulse.settings import KafkaSettings
 from deskpulse.stack import start_broker
 from schemas import topics
 from streams.categories import Rule, defaults_key
 from streams.policy import DntEntry, Schedule, schedule_key
+from streams.policy_io import publish_records
 from tests.bench.health import clock
 from tests.bench.report import record
 
@@ -81,15 +83,7 @@ def publish_policies(bootstrap: str, users: int = 2000) -> None:
         sched = Schedule.build(zones[i % 3], ("mon-fri 08:00-18:00", "sat 10:00-14:00"), ())
         records.append((topics.POLICY_SCHEDULE, schedule_key("acme", f"user{i * 7 % users}"),
                         sched.to_record()))
-    publish_records(bootstrap, records)
-
-
-def publish_records(bootstrap: str, records: list[tuple[str, str, dict]]) -> None:
-    """Policy records through one producer (the CLI makes one per change: slow for 700)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    for topic, key, value in records:
-        producer.produce(topic, key=key.encode(), value=orjson.dumps(value))
-    assert producer.flush(60) == 0
+    publish_records(KafkaSettings(bootstrap=bootstrap), records)
 
 
 def category_rules(count: int = 500) -> list[Rule]:
@@ -111,9 +105,9 @@ def category_rules(count: int = 500) -> list[Rule]:
 
 
 def publish_categories(bootstrap: str, rules: list[Rule], defaults: bool) -> None:
-    publish_records(bootstrap, [(topics.POLICY_CATEGORY, defaults_key("acme"),
-                                 {"enabled": defaults})]
-                    + [(topics.POLICY_CATEGORY, r.key, r.to_record()) for r in rules])
+    records = [(topics.POLICY_CATEGORY, defaults_key("acme"), {"enabled": defaults})]
+    records += [(topics.POLICY_CATEGORY, r.key, r.to_record()) for r in rules]
+    publish_records(KafkaSettings(bootstrap=bootstrap), records)
 
 
 def without_rules(bootstrap: str) -> None:
