@@ -21,7 +21,7 @@ import orjson
 from confluent_kafka import Producer
 
 from deskpulse.procs import Child, free_port, http_json
-from deskpulse.stack import start_broker
+from deskpulse.stack import sink_args, start_broker
 from schemas import topics
 from tests.bench.health import clock
 from tests.bench.report import record
@@ -92,10 +92,8 @@ def measure(spans: int, partitions: int = 4) -> dict[str, float]:
                   flush=True)
             port = free_port()
             token = secrets.token_urlsafe(16)
-            sink = Child("sink", [sys.executable, "-m", "sinks.main", "--bootstrap", bootstrap,
-                                  "--clickhouse", f"chdb://{tmp / 'store'}", "--http-port",
-                                  str(port), f"--token={token}"],
-                         tmp / "sink.log")
+            sink = Child("sink", [sys.executable, "-m", "sinks.main", *sink_args(
+                bootstrap, f"chdb://{tmp / 'store'}", port, token)], tmp / "sink.log")
             try:
                 result = _clock(f"http://127.0.0.1:{port}/health", messages, sink)
                 stored = _stored_rows(f"http://127.0.0.1:{port}/query", token)
