@@ -49,36 +49,39 @@ def since_sql(since: dt.date) -> str:
     return f"toDateTime64('{since.isoformat()} 00:00:00', 3, 'UTC')"
 
 
-def spans_sql(scratch: str, tenant: str, since: dt.date, *, count: bool) -> str:
-    """Spans on or after ``since`` whose label differs from the scratch table's."""
-    head = ("SELECT count()" if count else
-            f"INSERT INTO deskpulse.spans_store ({_SPAN_COLUMNS}, category, productivity) "
-            f"SELECT {', '.join(f's.{c}' for c in _SPAN_COLUMNS.split(', '))}, "
-            "l.category, l.productivity")
-    return (f"{head} FROM deskpulse.spans_store AS s FINAL "
+def _changed(source: str, labels: str) -> str:
+    return (f"({source}.category != {labels}.category "
+            f"OR {source}.productivity != {labels}.productivity)")
+
+
+def spans_from(scratch: str, tenant: str, since: dt.date) -> str:
+    """Spans on or after ``since`` whose label differs from the scratch table's (``s``, ``l``)."""
+    return (f"FROM deskpulse.spans_store AS s FINAL "
             f"INNER JOIN deskpulse.{scratch} AS l ON l.user = s.user AND l.app = s.app "
             "AND l.domain = s.domain AND l.title = s.title "
             f"WHERE s.tenant = {literal(tenant)} AND s.start >= {since_sql(since)} "
-            "AND (s.category != l.category OR s.productivity != l.productivity)"
-            + ("" if count else " SETTINGS insert_deduplicate = 0"))
+            f"AND {_changed('s', 'l')}")
 
 
-def rollups_sql(table: str, time: str, tenant: str, since: dt.date, *, count: bool) -> str:
-    """Rows of ``table`` whose event's span now has another label."""
-    columns = _ROLLUP_COLUMNS.format(time=time)
-    head = ("SELECT count()" if count else
-            f"INSERT INTO deskpulse.{table} ({columns}, category, productivity) "
-            f"SELECT {', '.join(f'r.{c}' for c in columns.split(', '))}, "
-            "e.category, e.productivity")
-    events = ("SELECT user, event_id, any(category) AS category, "
-              "any(productivity) AS productivity FROM deskpulse.spans_store FINAL "
-              f"WHERE tenant = {literal(tenant)} AND start >= {since_sql(since)} "
-              "GROUP BY user, event_id")
-    return (f"{head} FROM deskpulse.{table} AS r FINAL "
-            f"INNER JOIN ({events}) AS e ON e.user = r.user AND e.event_id = r.event_id "
+def rollups_from(table: str, time: str, events: str, tenant: str, since: dt.date) -> str:
+    """Rows of ``table`` whose event now has another label in ``events`` (``r``, ``e``)."""
+    return (f"FROM deskpulse.{table} AS r FINAL "
+            f"INNER JOIN deskpulse.{events} AS e ON e.user = r.user AND e.event_id = r.event_id "
             f"WHERE r.tenant = {literal(tenant)} AND r.{time} >= {since_sql(since)} "
-            "AND (r.category != e.category OR r.productivity != e.productivity)"
-            + ("" if count else " SETTINGS insert_deduplicate = 0"))
+            f"AND {_changed('r', 'e')}")
+
+
+def rewrite(store: SqlStore, table: str, columns: str, source: str, labels: str,
+            rows_from: str) -> int:
+    """Write the rows selected by ``rows_from`` again into ``table`` with the labels of
+    ``labels``; returns how many. The rows keep their sorting key: the store keeps the
+    newer row. (Deduplication off: relabelling back and forth writes identical blocks.)"""
+    count = int(store.query(f"SELECT count() {rows_from}")[1][0][0])
+    selected = ", ".join(f"{source}.{c}" for c in columns.split(", "))
+    store.command(f"INSERT INTO deskpulse.{table} ({columns}, category, productivity) "
+                  f"SELECT {selected}, {labels}.category, {labels}.productivity {rows_from} "
+                  "SETTINGS insert_deduplicate = 0")
+    return count
 
 
 def recategorize(store: SqlStore, matcher: TenantMatcher, tenant: str, since: dt.date,
@@ -89,6 +92,7 @@ def recategorize(store: SqlStore, matcher: TenantMatcher, tenant: str, since: dt
         f"WHERE tenant = {literal(tenant)} AND start >= {since_sql(since)}")
     progress(f"{len(activities):,} distinct activities since {since.isoformat()}")
     scratch = f"recategorize_{uuid.uuid4().hex[:12]}"
+    events = f"{scratch}_events"
     store.command(f"CREATE TABLE deskpulse.{scratch} (user String, app String, domain String, "
                   "title String, category String, productivity String) ENGINE = Memory")
     rows: dict[str, int] = {}
@@ -103,18 +107,21 @@ def recategorize(store: SqlStore, matcher: TenantMatcher, tenant: str, since: dt
             store.command(f"INSERT INTO deskpulse.{scratch} VALUES {', '.join(values)}")
             progress(f"labelled {min(start + CHUNK, len(activities)):,} of "
                      f"{len(activities):,} activities")
-        rows["spans_store"] = _count(store, spans_sql(scratch, tenant, since, count=True))
-        store.command(spans_sql(scratch, tenant, since, count=False))
+        rows["spans_store"] = rewrite(store, "spans_store", _SPAN_COLUMNS, "s", "l",
+                                      spans_from(scratch, tenant, since))
         progress(f"spans: {rows['spans_store']:,} relabelled")
+        # every event's label, read once from its (relabelled) spans for the three stores
+        store.command(f"CREATE TABLE deskpulse.{events} ENGINE = Memory AS "
+                      "SELECT user, event_id, any(category) AS category, "
+                      "any(productivity) AS productivity FROM deskpulse.spans_store FINAL "
+                      f"WHERE tenant = {literal(tenant)} AND start >= {since_sql(since)} "
+                      "GROUP BY user, event_id")
         for table, time in ROLLUP_STORES:
-            rows[table] = _count(store, rollups_sql(table, time, tenant, since, count=True))
-            store.command(rollups_sql(table, time, tenant, since, count=False))
+            rows[table] = rewrite(store, table, _ROLLUP_COLUMNS.format(time=time), "r", "e",
+                                  rollups_from(table, time, events, tenant, since))
             progress(f"{table}: {rows[table]:,} rows relabelled")
     finally:
         store.command(f"DROP TABLE IF EXISTS deskpulse.{scratch}")
+        store.command(f"DROP TABLE IF EXISTS deskpulse.{events}")
     logger.info("recategorized tenant %s since %s: %s", tenant, since, rows)
     return Relabelled(len(activities), rows)
-
-
-def _count(store: SqlStore, sql: str) -> int:
-    return int(store.query(sql)[1][0][0])
