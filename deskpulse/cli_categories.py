@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -56,8 +57,7 @@ def category_set(app: str | None, domain: str | None, title: str | None, team: s
     book = read_policies(kafka).categories
     existing = book.rules.get(rule.key)
     if existing is not None:  # a changed label keeps the rule's place in the order
-        rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
-                          created_ms=existing.created_ms)
+        rule = dataclasses.replace(rule, created_ms=existing.created_ms)
     publish_policy(kafka, POLICY_CATEGORY, rule.key, rule.to_record())
     click.echo(f"{'changed' if existing else 'added'}: {rule.describe()}; it labels events "
                "processed from now on (history: deskpulse recategorize --since DATE)")

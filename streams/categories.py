@@ -315,7 +315,7 @@ class TenantMatcher:
         if known is None:
             if len(self._title_cache) >= CACHE_SIZE:
                 self._title_cache.clear()
-            titles = self._titles.get(teams) or self._title_set(teams)
+            titles = self._title_set(teams)
             found = titles.search(title)
             known = self._title_cache[key] = titles.matches[min(found)] if found else _NO_TITLE
         return base if known is _NO_TITLE else known
@@ -352,7 +352,7 @@ class RuleBook:
                 self.without_defaults.discard(tenant)
             else:
                 self.without_defaults.add(tenant)
-        elif key.split("/", 2)[1:2] == ["team"]:
+        elif rest.startswith("team/"):
             if record is None:
                 self.teams.pop(key, None)
             else:
