@@ -15,7 +15,7 @@ payload named no user).
 Counting and verifying do not trust the session: a ``SET`` sent earlier on the
 same connection (row filters such as ``additional_table_filters``, a result
 filter, read limits with ``overflow_mode = 'break'``, an ``offset``, the query
-cache) would make a count read fewer rows than exist. Every statement here
+cache) would make a count read fewer rows than exist. Every count and delete
 carries :data:`VERIFY_SETTINGS`, which put each of those back to "every row".
 
 Dead letters are found three ways (:func:`deadletter_condition`):

@@ -192,6 +192,17 @@ def test_forget_finds_every_spelling_of_a_login_in_dead_letters_and_spares_neigh
     assert forget(ClientStore(chdb), tenant, login) == dict.fromkeys(TABLES, 0)
 
 
+def test_dead_letters_are_stored_with_the_tenant_user_and_host_their_payload_names(chdb):
+    letters = Letters(chdb)
+    letters.worker(orjson.dumps({"event_id": "subject:1", "tenant": "subject", "user": 'o"b',
+                                 "host": "pc-ø", "app": 1}))
+    letters.sink(spans("subject", "zoë", "subject:2").replace(b'"idle":false', b'"idle":"no"'))
+    letters.write()
+    rows = chdb.query("SELECT tenant, user, host FROM deskpulse.deadletter "
+                      "WHERE tenant = 'subject' ORDER BY user").result_rows
+    assert rows == [("subject", 'o"b', "pc-ø"), ("subject", "zoë", "pc")]
+
+
 def test_a_cut_stored_with_a_replacement_character_is_erased(chdb):
     """Before payload_text dropped a split character, a cut inside one ended with U+FFFD."""
     letters = Letters(chdb)
@@ -265,11 +276,6 @@ def test_verification_ignores_what_an_earlier_set_did_to_the_session(chdb, name)
                       ).result_rows == [(0,)]
     chdb.command("ALTER TABLE deskpulse.deadletter_store DELETE WHERE topic = 'filler' "
                  "SETTINGS mutations_sync = 2")
-
-
-def test_verify_settings_are_accepted_by_the_engine(chdb):
-    from sinks.erase import VERIFY_SETTINGS
-    assert chdb.query(f"SELECT 1 SETTINGS {VERIFY_SETTINGS}").result_rows == [(1,)]
 
 
 # --- through the whole stack: the worker makes the dead letters -------------------------
