@@ -124,8 +124,10 @@ def query(sql: str, fmt: str, **common: Any) -> None:
 def forget(user: str, yes: bool, **common: Any) -> None:
     """Erase a person's rows from every table (an audit entry records the request)."""
     from deskpulse.store import open_store
+    from sinks.erase import check_subject
     from sinks.erase import forget as erase
     settings = _settings(**common)
+    check_subject(settings.tenant, user)  # before asking: a blank login names nobody
     if not yes:
         click.confirm(f"Erase every row of {user!r} in tenant {settings.tenant!r}?", abort=True)
     removed = erase(open_store(settings), settings.tenant, user)

@@ -10,6 +10,7 @@ worker sends one array per input batch and partition, at most 256 KiB each.
 
 from __future__ import annotations
 
+import codecs
 from typing import TypedDict
 
 #: dead-letter payloads are truncated to this many bytes
@@ -19,10 +20,13 @@ PAYLOAD_LIMIT = 4096
 def payload_text(raw: bytes, limit: int = PAYLOAD_LIMIT) -> str:
     """``raw`` as text of at most ``limit`` UTF-8 bytes: invalid bytes become U+FFFD.
 
+    A character the cut splits is dropped, not replaced: the text ends with what was
+    really sent (``deskpulse forget`` matches a login cut short there by its prefix).
     (Replacing first can grow the text, a U+FFFD being 3 bytes: the cut comes last, on a
     character boundary; the fuzz test found payloads of 4,098 bytes before.)
     """
-    text = raw[:limit].decode("utf-8", errors="replace")
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(raw[:limit], final=len(raw) <= limit)
     return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
@@ -68,7 +72,12 @@ class RollupRecord(TypedDict):
 
 
 class DeadLetter(TypedDict):
-    """A rejected message with its reason, on ``deskpulse.deadletter``."""
+    """A rejected message with its reason, on ``deskpulse.deadletter``.
+
+    ``tenant``, ``user`` and ``host`` are the subject the payload names, best effort:
+    read from the payload when it parses and the field is a string, empty otherwise
+    (``deskpulse forget`` then finds the person in ``payload`` itself, see ``sinks/erase.py``).
+    """
 
     received_at_ms: int
     reason: str
@@ -80,3 +89,4 @@ class DeadLetter(TypedDict):
     offset: int
     tenant: str
     user: str
+    host: str

@@ -91,10 +91,34 @@ def problem(topic: str, value: bytes) -> str | None:
     return None
 
 
+def poison_subject(value: bytes) -> tuple[str, str, str]:
+    """The tenant, user and host of a message the sink cannot store, best effort.
+
+    A field is filled when the message parses and every record in it names the same string
+    there (a batch of several people leaves it empty; ``forget`` matches the payload then).
+    """
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return "", "", ""
+    records = [r for r in (decoded if isinstance(decoded, list) else [decoded])
+               if isinstance(r, dict)]
+
+    def common(name: str, limit: int) -> str:
+        values = [r.get(name) for r in records]
+        if values and isinstance(values[0], str) and all(v == values[0] for v in values):
+            return values[0][:limit]
+        return ""
+
+    return common("tenant", 64), common("user", 255), common("host", 255)
+
+
 def poison_record(value: bytes, reason: str, *, topic: str, partition: int, offset: int,
                   now_ms: int) -> bytes:
     """A dead-letter record for a message the sink itself could not store."""
+    tenant, user, host = poison_subject(value)
     return orjson.dumps({
         "received_at_ms": now_ms, "reason": "sink_undecodable", "detail": reason[:1000],
         "field": "", "payload": payload_text(value),
-        "topic": topic, "partition": partition, "offset": offset, "tenant": "", "user": ""})
+        "topic": topic, "partition": partition, "offset": offset,
+        "tenant": tenant, "user": user, "host": host})

@@ -64,22 +64,24 @@ def seen_key(tenant: str, event_id: str) -> str:
     return f"{tenant}\x1f{event_id}"
 
 
-def _best_effort_subject(obj: object) -> tuple[str, str]:
+def _best_effort_subject(obj: object) -> tuple[str, str, str]:
+    """The tenant, user and host a rejected payload names, where they are strings ("" if not)."""
     if isinstance(obj, dict):
-        tenant, user = obj.get("tenant"), obj.get("user")
+        tenant, user, host = obj.get("tenant"), obj.get("user"), obj.get("host")
         return (tenant if isinstance(tenant, str) else "")[:64], \
-            (user if isinstance(user, str) else "")[:255]
-    return "", ""
+            (user if isinstance(user, str) else "")[:255], \
+            (host if isinstance(host, str) else "")[:255]
+    return "", "", ""
 
 
 def reject(raw: bytes, invalid: Invalid, *, obj: object, now_ms: int,
            partition: int, offset: int, topic: str = ACTIVITY) -> Rejected:
-    tenant, user = _best_effort_subject(obj)
+    tenant, user, host = _best_effort_subject(obj)
     payload = payload_text(raw)
     return Rejected(DeadLetter(
         received_at_ms=now_ms, reason=invalid.reason, detail=invalid.detail, field=invalid.field,
         payload=payload, topic=topic, partition=partition, offset=offset,
-        tenant=tenant, user=user,
+        tenant=tenant, user=user, host=host,
     ))
 
 

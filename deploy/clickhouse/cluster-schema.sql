@@ -377,3 +377,24 @@ FROM deskpulse.days_store FINAL
 GROUP BY tenant, user, host, app, domain, day, category, productivity;
 
 INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (4, 'categories', '8b655eeec71bc816');
+
+-- 0005_deadletter_host
+
+ALTER TABLE deskpulse.deadletter_in ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS host String DEFAULT '';
+
+ALTER TABLE deskpulse.deadletter_store_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS host String DEFAULT '' AFTER user;
+
+ALTER TABLE deskpulse.deadletter_store ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS host String DEFAULT '' AFTER user;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.deadletter_v5_mv ON CLUSTER '{cluster}' TO deskpulse.deadletter_store AS
+SELECT fromUnixTimestamp64Milli(received_at_ms, 'UTC') AS received_at, reason, detail, field,
+       payload, topic, partition, offset, tenant, user, host
+FROM deskpulse.deadletter_in;
+
+DROP VIEW IF EXISTS deskpulse.deadletter_mv ON CLUSTER '{cluster}';
+
+CREATE OR REPLACE VIEW deskpulse.deadletter ON CLUSTER '{cluster}' AS
+SELECT received_at, reason, detail, field, payload, topic, partition, offset, tenant, user, host
+FROM deskpulse.deadletter_store FINAL;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (5, 'deadletter_host', '59311673081346ab');
