@@ -12,6 +12,7 @@ import pytest
 
 from deskpulse.output import printable, render, table
 from deskpulse.report import ReportData, render_html, render_text
+from tests.helpers.terminal import RAW
 
 #: one example per class, with how it must look in a table
 HOSTILE = {
@@ -35,11 +36,6 @@ HOSTILE = {
     "tab": ("\t", "\\t"),
     "newline": ("\n", "\\n"),
 }
-#: nothing a terminal would interpret: C0 (but tab/newline where allowed), DEL, C1, format
-RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069"
-                 "\u2028\u2029\U000e0000-\U000e007f\ud800-\udfff]")
-
-
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_every_class_is_shown_as_an_escape_in_a_table(name):
     raw, shown = HOSTILE[name]
