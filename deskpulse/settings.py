@@ -27,6 +27,7 @@ from typing import Any
 import platformdirs
 
 from deskpulse.errors import ConfigError
+from deskpulse.output import printable
 from schemas.activity import TENANT_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def _check_keys(table: Mapping[str, Any], known: Mapping[str, type], prefix: str
             if (where, prefix + key) not in _warned:
                 _warned.add((where, prefix + key))
                 logger.warning("config file %s: unknown key %s%s is ignored (known: %s)",
-                               where, prefix, key, ", ".join(known))
+                               printable(where), prefix, printable(key), ", ".join(known))
         elif not isinstance(value, kind):
             raise ConfigError(f"config file {where}: {prefix}{key} must be "
                               f"{_TYPE_NAMES[kind]}, not {value!r}")

@@ -239,8 +239,9 @@ def test_mistakes_that_were_already_one_line_stay_so(name, tmp_path):
 
 
 def test_unknown_config_keys_are_named_in_a_warning_and_the_command_goes_on(tmp_path):
-    done, _ = run(config('tenat = "acme"\n[kafka]\nbootstrapp = "x:1"\n', "status",
-                         says=""), tmp_path)
+    done, _ = run(config('tenat = "acme"\n"x\\u001b[2J" = 1\n[kafka]\nbootstrapp = "x:1"\n',
+                         "status", says=""), tmp_path)
     assert done.returncode == 3 and "StackNotRunning" in done.stderr, done.stderr
     assert "unknown key tenat is ignored (known: tenant, data_dir" in done.stderr
     assert "unknown key [kafka] bootstrapp is ignored (known: bootstrap, extra)" in done.stderr
+    assert "unknown key x\\x1b[2J is ignored" in done.stderr and "\x1b" not in done.stderr
