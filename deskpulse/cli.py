@@ -17,7 +17,7 @@ import click
 
 from deskpulse import __version__
 from deskpulse.cli_categories import category, recategorize
-from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir
+from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
 from deskpulse.errors import ConfigError, StackError
 from deskpulse.settings import (
     ENV_BOOTSTRAP,
@@ -151,7 +151,7 @@ def extension() -> None:
 def extension_build(out: Path, port: int, token: str) -> None:
     """Write the unpacked extension and its zip (see collector/README.md for fleet installs)."""
     from collector.extension import build
-    built = build(out, port, token)
+    built = build(usable_dir(out, "output dir", 0o777), port, token)
     click.echo(f"unpacked: {built.unpacked}\nzip:      {built.zip} (version {built.version})")
 
 
@@ -166,7 +166,7 @@ def grafana() -> None:
 def export(out: Path) -> None:
     """Write the boards' dashboard JSON (for provisioning or import)."""
     from deskpulse.boards.dashboards import export as export_boards
-    for path in export_boards(out):
+    for path in export_boards(usable_dir(out, "output dir", 0o777)):
         click.echo(f"wrote {path}")
 
 
@@ -221,7 +221,7 @@ def _write_or_echo(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text)
+        write_file(out, text)
         click.echo(f"wrote {out}")
 
 
@@ -281,10 +281,7 @@ def report(days: int, html_file: Path | None, **common: Any) -> None:
     if html_file is None:
         click.echo(render_text(data))
     else:
-        try:
-            html_file.write_text(render_html(data))
-        except OSError as exc:
-            raise ConfigError(f"cannot write {html_file}: {exc.strerror or exc}") from exc
+        write_file(html_file, render_html(data))
         click.echo(f"wrote {html_file} ({len(data.people)} people, last {days} days)")
 
 
@@ -317,7 +314,7 @@ def _run_simulation(kafka: KafkaSettings, tenant: str, collectors: int, day: dt.
 def simulate(collectors: int, day: dt.date | None, seed: int, **common: Any) -> None:
     """A synthetic fleet through the collector's span builder and publisher."""
     settings = _settings(**common)
-    result = _run_simulation(_kafka(settings), settings.tenant, collectors, day, seed)
+    result = _run_simulation(_broker(settings), settings.tenant, collectors, day, seed)
     click.echo(f"published {result.events} events ({result.acked} acknowledged) for "
                f"{result.collectors} collectors on {result.day}")
 

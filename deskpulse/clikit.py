@@ -182,11 +182,11 @@ def probe_broker(kafka: KafkaSettings, wait: float) -> None:
                             "and the security settings right? nothing was changed")
 
 
-def usable_dir(path: Path, what: str = "data dir") -> Path:
-    """``path`` as a directory this process can write (created if missing, mode 0700),
+def usable_dir(path: Path, what: str = "data dir", mode: int = 0o700) -> Path:
+    """``path`` as a directory this process can write (created if missing, with ``mode``),
     or a :class:`ConfigError` that says why not."""
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".deskpulse-write-test-")
         os.close(fd)
         os.unlink(probe)
@@ -195,3 +195,11 @@ def usable_dir(path: Path, what: str = "data dir") -> Path:
     except OSError as exc:
         raise ConfigError(f"{what} {path} cannot be used: {exc.strerror or exc}") from exc
     return path
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write an output file the user named; a :class:`ConfigError` when that is impossible."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -36,6 +36,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     code: int | None = None  # the exit code, when it matters
     process: bool = False  # run as a subprocess
+    data_dir: bool = True  # give --data-dir (commands without a stack take none)
 
 
 def config(text: str, *argv: str, says: str, **kw) -> Case:
@@ -118,6 +119,8 @@ MISTAKES = {
     "category-defaults-broker-down": Case(["category", "defaults", "off", "--bootstrap",
                                            BROKER], says="cannot reach the Kafka broker at",
                                           process=True),
+    "simulate-broker-down": Case(["simulate", "--collectors", "1", "--bootstrap", BROKER],
+                                 says=DOWN, process=True),
     "unknown-kafka-setting": Case(["dnt", "list", "--bootstrap", BROKER],
                                   env={"DESKPULSE_KAFKA_NO_SUCH_THING": "1"},
                                   says='settings are refused: No such configuration property: '
@@ -149,10 +152,22 @@ MISTAKES = {
                                     "Permission denied"),
     "report-html-in-a-missing-dir": Case(["report", "--html", "{tmp}/missing/report.html"],
                                          says="ConfigError: cannot write {tmp}/missing/"),
+    "extension-out-under-a-file": Case(["extension", "build", "--out", "{tmp}/file/x"],
+                                       says="ConfigError: output dir {tmp}/file/x cannot be "
+                                            "used: Not a directory", data_dir=False),
+    "grafana-export-read-only": Case(["grafana", "export", "--out", "{read_only}"],
+                                     says="output dir {read_only} cannot be used: Permission "
+                                          "denied", data_dir=False),
+    "db-render-out-in-a-missing-dir": Case(["db", "render", "--out", "{tmp}/missing/s.sql"],
+                                           says="ConfigError: cannot write {tmp}/missing/s.sql:"
+                                                " No such file or directory", data_dir=False),
+    "db-access-out-under-a-file": Case(["db", "access", "--out", "{tmp}/file/a.sql"],
+                                       says="cannot write {tmp}/file/a.sql: Not a directory",
+                                       data_dir=False),
     # the command line itself
     "unknown-command": Case(["dnt", "ad"], says="UsageError: No such command 'ad'"),
     "unknown-option": Case(["--bogus"], says="UsageError: No such option: --bogus",
-                           process=True),
+                           process=True, data_dir=False),
 }
 
 ALREADY_ONE_LINE = {
@@ -197,7 +212,7 @@ def run(case: Case, tmp: Path) -> tuple[subprocess.CompletedProcess, dict[str, s
     if case.config is not None:
         (tmp / "config.toml").write_bytes(case.config.encode("latin-1"))
         argv += ["--config", str(tmp / "config.toml")]
-    if argv and argv[0] not in ("--bogus",) and "--data-dir" not in argv:
+    if case.data_dir and "--data-dir" not in argv:
         argv += ["--data-dir", str(tmp / "data")]
     env = {"XDG_RUNTIME_DIR": str(tmp), "XDG_CONFIG_HOME": str(tmp / "xdg"),
            "DESKPULSE_COLLECTOR_CONTROL_SOCKET": str(tmp / "none.sock"), **case.env}
