@@ -20,8 +20,9 @@ The collector's probes add two leaves of the root in ``collector.probes``:
 
 Context travels as keyword fields (``hint=``, ``code=``); third-party
 exceptions are translated at the boundary with ``raise ... from exc``.
-The CLI prints ``Type: message`` for these and exits non-zero; anything else is
-a bug and keeps its traceback.
+The CLI prints ``Type: message`` for these and exits non-zero (click's own usage
+errors are shown the same way, as ``UsageError``); anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
