@@ -1,8 +1,14 @@
-"""Typed, frozen settings of the collector (``[collector]`` in config.toml, env overrides)."""
+"""Typed, frozen settings of the collector (``[collector]`` in config.toml, env overrides).
+
+Every value is checked against its field's type (TOML values must already have it;
+``DESKPULSE_COLLECTOR_*`` strings are parsed) and numbers against :data:`RANGES`
+(finite, no booleans), so a mistake is a :class:`ConfigError` naming the setting.
+"""
 
 from __future__ import annotations
 
 import getpass
+import math
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -14,7 +20,7 @@ import platformdirs
 from collector.privacy import LocalHours, PrivacyPolicy, compile_patterns
 from collector.spans import SpanPolicy
 from deskpulse.errors import ConfigError
-from deskpulse.settings import APP_NAME, DEFAULT_TENANT
+from deskpulse.settings import APP_NAME, DEFAULT_TENANT, check_tenant
 
 
 @dataclass(frozen=True)
@@ -59,26 +65,56 @@ class CollectorSettings:
                           max_span_ms=int(self.max_span * 1000))
 
 
+#: allowed ranges of the numeric settings (inclusive); a span is at most an hour (contract)
+RANGES: dict[str, tuple[float, float]] = {
+    "poll_interval": (0.01, 3600.0),
+    "idle_threshold": (1.0, 86_400.0),
+    "pulsetime": (0.01, 86_400.0),
+    "max_span": (1.0, 3600.0),
+    "spool_max_events": (1, 100_000_000),
+    "browser_port": (0, 65535),
+}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _coerce(name: str, kind: Any, value: Any) -> Any:
-    try:
-        if kind in ("float", float):
-            return float(value)
-        if kind in ("int", int):
-            return int(value)
-        if kind in ("bool", bool):
-            if isinstance(value, str):
-                if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError(value)
-                return value.lower() in ("1", "true", "yes", "on")
-            return bool(value)
-        if "Path" in str(kind):
-            return Path(str(value)).expanduser() if value not in (None, "") else None
-        if "tuple" in str(kind):
-            return tuple(value) if isinstance(value, list | tuple) else \
-                tuple(p for p in str(value).split("\n") if p)
-        return str(value)
-    except ValueError as exc:
-        raise ConfigError(f"collector setting {name}={value!r} is not a valid {kind}") from exc
+    """``value`` (from TOML, or a string from the environment) as the field's type."""
+    kind = str(getattr(kind, "__name__", kind))
+    from_env = isinstance(value, str)
+    if kind in ("float", "int"):
+        number: Any = value
+        if from_env:
+            try:
+                number = float(value) if kind == "float" else int(value.strip())
+            except ValueError:
+                number = None
+        if isinstance(number, bool) or not isinstance(number, int | float) or \
+                not math.isfinite(number) or (kind == "int" and not isinstance(number, int)):
+            raise ConfigError(f"collector setting {name} must be "
+                              f"{'a number' if kind == 'float' else 'an integer'}, "
+                              f"not {value!r}")
+        low, high = RANGES.get(name, (-math.inf, math.inf))
+        if not low <= number <= high:
+            raise ConfigError(f"collector setting {name} = {value!r} is out of range",
+                              hint=f"from {low:g} to {high:g}")
+        return float(number) if kind == "float" else number
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if from_env and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ConfigError(f"collector setting {name} must be true or false, not {value!r}")
+    if "tuple" in kind:
+        items = value.split("\n") if from_env else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"collector setting {name} must be a list of strings, "
+                              f"not {value!r}")
+        return tuple(i for i in items if i) if from_env else tuple(items)
+    if not from_env:
+        raise ConfigError(f"collector setting {name} must be a string, not {value!r}")
+    if "Path" in kind:
+        return Path(value).expanduser() if value else None
+    return value
 
 
 def collector_settings(file_section: Mapping[str, Any], env: Mapping[str, str], *,
@@ -100,13 +136,16 @@ def collector_settings(file_section: Mapping[str, Any], env: Mapping[str, str], 
     merged.setdefault("log_file", Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
                       / "collector.log")
     settings = CollectorSettings(**merged)
-    if settings.poll_interval <= 0 or settings.pulsetime < settings.poll_interval:
-        raise ConfigError("poll_interval must be > 0 and pulsetime >= poll_interval")
+    check_tenant(settings.tenant, "[collector] tenant")
+    for name in ("user", "host"):
+        if not 1 <= len(getattr(settings, name).strip()) <= 255:
+            raise ConfigError(f"collector setting {name} = {getattr(settings, name)!r} must "
+                              "have 1-255 characters")
+    if settings.pulsetime < settings.poll_interval:
+        raise ConfigError("pulsetime must be >= poll_interval")
     settings.privacy()  # validate patterns, hours and zone now, not at the first sample
     if settings.browser_port and len(settings.browser_token) < 16:
         raise ConfigError("browser_port is set but browser_token is missing or shorter than "
                           "16 characters", hint="generate one: python -c 'import secrets; "
                           "print(secrets.token_urlsafe(24))'")
-    if not 0 <= settings.browser_port <= 65535:
-        raise ConfigError(f"browser_port {settings.browser_port} is not a port number")
     return settings

@@ -75,7 +75,7 @@ class LocalHours:
         """``"mon-fri 08:00-18:00, sat 10:00-12:00"`` in zone ``tz``."""
         try:
             zone = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Europe": a directory
             raise ConfigError(f"unknown time zone {tz!r}") from exc
         days: dict[int, list[tuple[int, int]]] = {}
         for chunk in filter(None, (c.strip() for c in spec.split(","))):

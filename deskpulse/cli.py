@@ -17,8 +17,8 @@ import click
 
 from deskpulse import __version__
 from deskpulse.cli_categories import category, recategorize
-from deskpulse.clikit import Group, _common, _kafka, _settings
-from deskpulse.errors import StackError
+from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
+from deskpulse.errors import ConfigError, StackError
 from deskpulse.settings import (
     ENV_BOOTSTRAP,
     ENV_CONFIG,
@@ -71,8 +71,9 @@ def up(kafka_port: int, partitions: int, **common: Any) -> None:
     """Run the embedded stack (broker, stream worker, sink, chDB) in the foreground."""
     from deskpulse.stack import EmbeddedStack
     settings = _settings(**common)
+    data_dir = usable_dir(settings.data_dir)  # a clear error for a read-only dir or a file
     stop = _Stop()
-    stack = EmbeddedStack(settings.data_dir, kafka_port=kafka_port, partitions=partitions,
+    stack = EmbeddedStack(data_dir, kafka_port=kafka_port, partitions=partitions,
                           progress=lambda m: click.echo(f"  {m}"))
     info = stack.start()
     try:
@@ -152,7 +153,7 @@ def extension() -> None:
 def extension_build(out: Path, port: int, token: str) -> None:
     """Write the unpacked extension and its zip (see collector/README.md for fleet installs)."""
     from collector.extension import build
-    built = build(out, port, token)
+    built = build(usable_dir(out, "output dir", 0o777), port, token)
     click.echo(f"unpacked: {built.unpacked}\nzip:      {built.zip} (version {built.version})")
 
 
@@ -167,7 +168,7 @@ def grafana() -> None:
 def export(out: Path) -> None:
     """Write the boards' dashboard JSON (for provisioning or import)."""
     from deskpulse.boards.dashboards import export as export_boards
-    for path in export_boards(out):
+    for path in export_boards(usable_dir(out, "output dir", 0o777)):
         click.echo(f"wrote {path}")
 
 
@@ -222,7 +223,7 @@ def _write_or_echo(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text)
+        write_file(out, text)
         click.echo(f"wrote {out}")
 
 
@@ -276,11 +277,13 @@ def report(days: int, html_file: Path | None, **common: Any) -> None:
     from deskpulse.report import collect, render_html, render_text
     from deskpulse.store import open_store
     settings = _settings(**common)
+    if html_file is not None and not html_file.parent.is_dir():  # before the queries
+        raise ConfigError(f"cannot write {html_file}: {html_file.parent} is not a directory")
     data = collect(open_store(settings), settings.tenant, days)
     if html_file is None:
         click.echo(render_text(data))
     else:
-        html_file.write_text(render_html(data))
+        write_file(html_file, render_html(data))
         click.echo(f"wrote {html_file} ({len(data.people)} people, last {days} days)")
 
 
@@ -313,7 +316,7 @@ def _run_simulation(kafka: KafkaSettings, tenant: str, collectors: int, day: dt.
 def simulate(collectors: int, day: dt.date | None, seed: int, **common: Any) -> None:
     """A synthetic fleet through the collector's span builder and publisher."""
     settings = _settings(**common)
-    result = _run_simulation(_kafka(settings), settings.tenant, collectors, day, seed)
+    result = _run_simulation(_broker(settings), settings.tenant, collectors, day, seed)
     click.echo(f"published {result.events} events ({result.acked} acknowledged) for "
                f"{result.collectors} collectors on {result.day}")
 
@@ -363,7 +366,7 @@ def demo(collectors: int, seed: int, kafka_port: int, keep: bool, **common: Any)
     settings = _settings(**common)
     given_dir = common.get("data_dir")
     tmp = None if given_dir else tempfile.TemporaryDirectory(prefix="deskpulse-demo-")
-    data_dir = Path(given_dir) if given_dir else Path(tmp.name)  # type: ignore[union-attr]
+    data_dir = usable_dir(Path(given_dir)) if given_dir else Path(tmp.name)  # type: ignore[union-attr]
     stop = _Stop()
     started = time.monotonic()
     click.echo(f"deskpulse demo: {collectors} simulated people over one working day")
@@ -521,7 +524,7 @@ def dnt_add(user: str | None, host: str | None, reason: str, **common: Any) -> N
     from streams.policy_io import publish_policy, read_policies
     kind, name = _subject(user, host)
     settings = _settings(**common)
-    kafka = _kafka(settings)
+    kafka = _broker(settings)
     key = dnt_key(settings.tenant, kind, name)
     current = read_policies(kafka).dnt.get(key) or DntEntry(settings.tenant, kind, name)
     entry = current.add(int(time.time() * 1000), reason)
@@ -539,7 +542,7 @@ def dnt_remove(user: str | None, host: str | None, **common: Any) -> None:
     from streams.policy_io import publish_policy, read_policies
     kind, name = _subject(user, host)
     settings = _settings(**common)
-    kafka = _kafka(settings)
+    kafka = _broker(settings)
     key = dnt_key(settings.tenant, kind, name)
     current = read_policies(kafka).dnt.get(key)
     if current is None or not current.listed_at(int(time.time() * 1000)):
@@ -558,15 +561,15 @@ def dnt_list(**common: Any) -> None:
     settings = _settings(**common)
     now = int(time.time() * 1000)
     rows = []
-    for entry in sorted(read_policies(_kafka(settings)).dnt.values(), key=lambda e: e.key):
+    for entry in sorted(read_policies(_broker(settings)).dnt.values(), key=lambda e: e.key):
         if entry.tenant != settings.tenant:
             continue
         periods = ", ".join(f"{_fmt_ms(s)} - {'now' if e is None else _fmt_ms(e)}"
                             for s, e in entry.periods)
         rows.append([entry.kind, entry.name, "listed" if entry.listed_at(now) else "tracked",
                      periods, entry.reason])
-    from tabulate import tabulate
-    click.echo(tabulate(rows, headers=["kind", "name", "now", "listed periods (UTC)", "reason"])
+    from deskpulse.output import table
+    click.echo(table(rows, headers=["kind", "name", "now", "listed periods (UTC)", "reason"])
                if rows else f"no do-not-track entries in tenant {settings.tenant!r}")
 
 
@@ -602,7 +605,7 @@ def schedule_set(user: str | None, default: bool, tz: str, hours: tuple[str, ...
     who = _schedule_subject(user, default)
     sched = Schedule.build(tz, hours, off)  # refuses bad input before anything is published
     settings = _settings(**common)
-    publish_policy(_kafka(settings), POLICY_SCHEDULE, schedule_key(settings.tenant, who),
+    publish_policy(_broker(settings), POLICY_SCHEDULE, schedule_key(settings.tenant, who),
                    sched.to_record())
     click.echo(f"schedule for {'the tenant default' if who is None else who!r} "
                f"({tz}): " + "; ".join(sched.describe()))
@@ -619,7 +622,7 @@ def schedule_clear(user: str | None, default: bool, **common: Any) -> None:
     from streams.policy_io import publish_policy
     who = _schedule_subject(user, default)
     settings = _settings(**common)
-    publish_policy(_kafka(settings), POLICY_SCHEDULE, schedule_key(settings.tenant, who), None)
+    publish_policy(_broker(settings), POLICY_SCHEDULE, schedule_key(settings.tenant, who), None)
     click.echo(f"schedule for {'the tenant default' if who is None else who!r} cleared")
 
 
@@ -627,18 +630,19 @@ def schedule_clear(user: str | None, default: bool, **common: Any) -> None:
 @_common
 def schedule_show(**common: Any) -> None:
     """Every schedule of the tenant."""
+    from deskpulse.output import printable
     from streams.policy_io import read_policies
     settings = _settings(**common)
     prefix = f"{settings.tenant}/"
-    found = {k: v for k, v in read_policies(_kafka(settings)).schedules.items()
+    found = {k: v for k, v in read_policies(_broker(settings)).schedules.items()
              if k.startswith(prefix)}
     if not found:
         click.echo(f"no schedules in tenant {settings.tenant!r}: always on")
     for key in sorted(found):
         who = key[len(prefix):]
         sched = found[key]
-        click.echo(f"{'default' if who == 'default' else who.split(':', 1)[1]} ({sched.tz}): "
-                   + "; ".join(sched.describe()))
+        click.echo(printable(f"{'default' if who == 'default' else who.split(':', 1)[1]} "
+                             f"({sched.tz}): " + "; ".join(sched.describe())))
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""``deskpulse category ...`` and ``deskpulse recategorize``: productivity rules."""
+"""``deskpulse category ...`` and ``deskpulse recategorize``: productivity rules.
+
+Rules, team names and members come from the policy topic and ClickHouse, so what
+these commands print goes through :func:`deskpulse.output.printable`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from typing import Any
 
 import click
 
-from deskpulse.clikit import Group, _common, _kafka, _settings
+from deskpulse.clikit import Group, _broker, _common, _settings
+from deskpulse.output import printable, table
 
 
 @click.group(cls=Group)
@@ -53,14 +58,14 @@ def category_set(app: str | None, domain: str | None, title: str | None, team: s
     settings = _settings(**common)
     rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
                       created_ms=int(time.time() * 1000))  # refuses bad input first
-    kafka = _kafka(settings)
+    kafka = _broker(settings)
     book = read_policies(kafka).categories
     existing = book.rules.get(rule.key)
     if existing is not None:  # a changed label keeps the rule's place in the order
         rule = dataclasses.replace(rule, created_ms=existing.created_ms)
     publish_policy(kafka, POLICY_CATEGORY, rule.key, rule.to_record())
-    click.echo(f"{'changed' if existing else 'added'}: {rule.describe()}; it labels events "
-               "processed from now on (history: deskpulse recategorize --since DATE)")
+    click.echo(f"{'changed' if existing else 'added'}: {printable(rule.describe())}; it labels "
+               "events processed from now on (history: deskpulse recategorize --since DATE)")
     if team and team not in book.tenant_teams(settings.tenant):
         click.echo(f"note: the workers know no members of team {team!r} yet; run "
                    "'deskpulse category sync-teams' after filling deskpulse.team_members")
@@ -77,7 +82,7 @@ def category_remove(app: str | None, domain: str | None, title: str | None, team
     from streams.policy_io import publish_policy, read_policies
     kind, pattern = _what(app, domain, title)
     settings = _settings(**common)
-    kafka = _kafka(settings)
+    kafka = _broker(settings)
     key = rule_key(settings.tenant, team, kind, normalize_pattern(kind, pattern))
     if key not in read_policies(kafka).categories.rules:
         raise click.UsageError(f"tenant {settings.tenant!r} has no {kind} rule {pattern!r}"
@@ -92,24 +97,22 @@ def category_remove(app: str | None, domain: str | None, title: str | None, team
 @click.option("--defaults", is_flag=True, help="Also the rules shipped with deskpulse.")
 def category_list(defaults: bool, **common: Any) -> None:
     """The tenant's rules (and teams), in the order they are applied."""
-    from tabulate import tabulate
-
     from streams.policy_io import read_policies
     settings = _settings(**common)
-    book = read_policies(_kafka(settings)).categories
+    book = read_policies(_broker(settings)).categories
     rules = book.tenant_rules(settings.tenant) + \
         (list(book.defaults_for(settings.tenant)) if defaults else [])
     rows = [["default" if not r.tenant else (f"team {r.team}" if r.team else "tenant"),
              r.kind, r.pattern, r.category, r.productivity] for r in rules]
     if rows:
-        click.echo(tabulate(rows, headers=["scope", "matches", "pattern", "category",
-                                           "productivity"]))
+        click.echo(table(rows, headers=["scope", "matches", "pattern", "category",
+                                        "productivity"]))
     else:
         click.echo(f"no rules of tenant {settings.tenant!r}: the defaults apply "
                    "(--defaults shows them)" if book.defaults_for(settings.tenant) else
                    f"no rules in tenant {settings.tenant!r}, defaults off: all uncategorized")
     for team, members in sorted(book.tenant_teams(settings.tenant).items()):
-        click.echo(f"team {team}: {', '.join(sorted(members))}")
+        click.echo(printable(f"team {team}: {', '.join(sorted(members))}"))
 
 
 @category.command(name="test")
@@ -128,10 +131,10 @@ def category_test(app: str, url: str, domain: str, title: str, user: str,
         raise click.UsageError("give at least one of --app, --url, --domain, --title")
     settings = _settings(**common)
     site = domain.lower().removeprefix("www.") if domain else domain_of(url)
-    found = read_policies(_kafka(settings)).categories.matcher(settings.tenant).match(
+    found = read_policies(_broker(settings)).categories.matcher(settings.tenant).match(
         user, app, site, title)
-    click.echo(f"{found.label.category} / {found.label.productivity}")
-    click.echo(f"rule: {found.rule.describe()}" if found.rule else
+    click.echo(printable(f"{found.label.category} / {found.label.productivity}"))
+    click.echo(f"rule: {printable(found.rule.describe())}" if found.rule else
                "rule: none matches (uncategorized / neutral)")
 
 
@@ -145,7 +148,7 @@ def category_sync_teams(**common: Any) -> None:
     from streams.categories import team_key
     from streams.policy_io import publish_policy, read_policies
     settings = _settings(**common)
-    kafka = _kafka(settings)
+    kafka = _broker(settings)
     _, rows = open_store(settings).query(
         "SELECT team, groupArray(user) FROM deskpulse.team_members "
         f"WHERE tenant = {literal(settings.tenant)} GROUP BY team ORDER BY team")
@@ -155,11 +158,11 @@ def category_sync_teams(**common: Any) -> None:
         if frozenset(members) != known.get(team):
             publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team),
                            {"members": members})
-        click.echo(f"team {team}: {len(members)} "
+        click.echo(f"team {printable(team)}: {len(members)} "
                    f"{'person' if len(members) == 1 else 'people'}")
     for team in sorted(set(known) - set(teams)):
         publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team), None)
-        click.echo(f"team {team}: removed")
+        click.echo(f"team {printable(team)}: removed")
 
 
 @category.command(name="defaults")
@@ -171,7 +174,7 @@ def category_defaults(state: str, **common: Any) -> None:
     from streams.categories import defaults_key
     from streams.policy_io import publish_policy
     settings = _settings(**common)
-    publish_policy(_kafka(settings), POLICY_CATEGORY, defaults_key(settings.tenant),
+    publish_policy(_broker(settings), POLICY_CATEGORY, defaults_key(settings.tenant),
                    {"enabled": state == "on"})
     click.echo(f"shipped default rules are {state} in tenant {settings.tenant!r} for events "
                "processed from now on")
@@ -199,7 +202,7 @@ def recategorize(since: dt.date, yes: bool, **common: Any) -> None:
     if not yes:
         click.confirm(f"Relabel tenant {settings.tenant!r}'s history since {since} with the "
                       "current rules?", abort=True)
-    matcher = read_policies(_kafka(settings)).categories.matcher(settings.tenant)
+    matcher = read_policies(_broker(settings)).categories.matcher(settings.tenant)
     done = relabel(open_store(settings), matcher, settings.tenant, since,
                    progress=lambda m: click.echo(f"  {m}"))
     click.echo(f"relabelled {sum(done.rows.values()):,} rows from {done.activities:,} "

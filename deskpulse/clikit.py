@@ -1,14 +1,28 @@
-"""What every ``deskpulse`` command group shares: errors as messages, connection options."""
+"""What every ``deskpulse`` command group shares: errors as messages, connection options.
+
+Every error a user can cause ends as one line ``Type: message`` on stderr with
+the error's exit code: :class:`~deskpulse.errors.DeskpulseError` and click's usage
+errors alike (shown as :class:`~deskpulse.errors.UsageError`). Messages are made
+printable before they reach the terminal, as all output is
+(:func:`deskpulse.output.printable`).
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from deskpulse.errors import DeskpulseError
+from deskpulse.errors import BrokerUnavailable, ConfigError, DeskpulseError, UsageError
+from deskpulse.output import printable
 from deskpulse.settings import (
     ENV_BOOTSTRAP,
     ENV_CLICKHOUSE,
@@ -17,8 +31,15 @@ from deskpulse.settings import (
     ENV_TENANT,
     KafkaSettings,
     Settings,
+    check_bootstrap,
+    check_tenant,
     load_settings,
 )
+
+logger = logging.getLogger(__name__)
+
+#: how long a policy command waits for the broker before it gives up
+BROKER_WAIT_S = 10.0
 
 
 class CommandError(click.ClickException):
@@ -30,15 +51,59 @@ class CommandError(click.ClickException):
         self.kind = type(exc).__name__
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"{self.kind}: {self.message}", err=True)
+        click.echo(f"{self.kind}: {printable(self.message, keep_lines=True)}", err=True)
+
+
+def _usage(exc: click.UsageError) -> CommandError:
+    where = f" (see '{exc.ctx.command_path} -h')" if exc.ctx is not None else ""
+    return CommandError(UsageError(exc.format_message() + where))
 
 
 class Group(click.Group):
+    """A command group whose errors are one line each (see the module doc)."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DeskpulseError as exc:
             raise CommandError(exc) from exc
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage(exc) from exc
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage(exc) from exc
+
+
+class Checked(click.ParamType):
+    """A value checked by one of :mod:`deskpulse.settings`' ``check_*`` functions, the same
+    check the settings apply to the config file; the message names where the value came
+    from (the flag or its environment variable)."""
+
+    def __init__(self, name: str, check: Callable[[str, str], str]) -> None:
+        self.name = name
+        self._check = check
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        source = param.opts[0] if param is not None else self.name
+        if ctx is not None and param is not None and param.name is not None and \
+                ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT:
+            source = str(param.envvar)
+        try:
+            return self._check(value, source)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TENANT = Checked("tenant", check_tenant)
+BOOTSTRAP = Checked("host:port,...", check_bootstrap)
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,10 +113,12 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
                      envvar=ENV_DATA_DIR, help="Data dir of the embedded stack."),
         click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
                      envvar=ENV_CONFIG, help="Config file (TOML)."),
-        click.option("--bootstrap", envvar=ENV_BOOTSTRAP, help="Kafka bootstrap servers."),
+        click.option("--bootstrap", type=BOOTSTRAP, envvar=ENV_BOOTSTRAP,
+                     help="Kafka bootstrap servers."),
         click.option("--clickhouse", envvar=ENV_CLICKHOUSE,
                      help="ClickHouse DSN (http(s)://... or chdb:///path)."),
-        click.option("--tenant", envvar=ENV_TENANT, help="Tenant (default: 'default')."),
+        click.option("--tenant", type=TENANT, envvar=ENV_TENANT,
+                     help="Tenant (default: 'default')."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -69,3 +136,70 @@ def _kafka(settings: Settings) -> KafkaSettings:
         return settings.kafka
     from deskpulse.stack import StackInfo
     return KafkaSettings(bootstrap=StackInfo.load(settings.data_dir).broker)
+
+
+def _broker(settings: Settings, wait: float = BROKER_WAIT_S) -> KafkaSettings:
+    """:func:`_kafka`, once the broker has answered (a :class:`BrokerUnavailable` naming
+    the address after at most ``wait`` seconds, sooner when every broker refused)."""
+    kafka = _kafka(settings)
+    probe_broker(kafka, wait)
+    return kafka
+
+
+class _Quiet:
+    """librdkafka's log lines go to the debug log (``-vv``), not to the terminal."""
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:
+        logger.debug("librdkafka: " + fmt, *args)
+
+
+def probe_broker(kafka: KafkaSettings, wait: float) -> None:
+    """Ask the broker for its metadata; a clear error when it cannot answer."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient
+    errors: list[KafkaError] = []
+    try:
+        client = AdminClient(kafka.librdkafka(logger=_Quiet(), error_cb=errors.append))
+    except KafkaException as exc:
+        raise ConfigError(f"the Kafka client settings are refused: {exc.args[0].str()}",
+                          hint="see [kafka.extra] in the config file and DESKPULSE_KAFKA_* "
+                          "variables") from exc
+    deadline = time.monotonic() + wait
+    fatal = (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._SSL)
+    while True:
+        try:
+            client.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+            return
+        except KafkaException as exc:
+            last = exc.args[0].str()
+        client.poll(0)  # serves error_cb
+        if any(e.code() in fatal for e in errors) or time.monotonic() >= deadline:
+            break
+    reason = next((e.str() for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN), last)
+    reason = re.sub(r" \(after \d+ms in state \w+\)$", "", reason.split("/bootstrap: ", 1)[-1])
+    raise BrokerUnavailable(f"cannot reach the Kafka broker at {kafka.bootstrap}: {reason}",
+                            hint="is it running, and are --bootstrap / DESKPULSE_BOOTSTRAP "
+                            "and the security settings right? nothing was changed")
+
+
+def usable_dir(path: Path, what: str = "data dir", mode: int = 0o700) -> Path:
+    """``path`` as a directory this process can write (created if missing, with ``mode``),
+    or a :class:`ConfigError` that says why not."""
+    try:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".deskpulse-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError as exc:
+        raise ConfigError(f"{what} {path} is not a directory") from exc
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be used: {exc.strerror or exc}") from exc
+    return path
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write an output file the user named; a :class:`ConfigError` when that is impossible."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -4,18 +4,25 @@
 
     DeskpulseError                  root: everything deskpulse raises on purpose
     ├── ConfigError                 bad settings, flags or files (a user mistake)
-    ├── PolicyError                 a policy (do-not-track, schedule) that is refused
+    │   ├── UsageError              a command line that cannot be parsed (click's usage errors)
+    │   └── PolicyError             a policy (do-not-track, schedule, category) that is refused
     ├── StackError                  the embedded stack cannot be found or started
     │   └── StackNotRunning         no running stack behind a data dir
     ├── QueryError                  SQL rejected by ClickHouse (message from the engine)
     └── OperationalError            retryable: a service is unreachable or failing
         ├── BrokerUnavailable       Kafka / tansu cannot be reached
-        └── StoreUnavailable        ClickHouse / chDB cannot be reached or written
+        ├── StoreUnavailable        ClickHouse / chDB cannot be reached or written
+        └── GrafanaError            Grafana refused or could not be reached
+
+The collector's probes add two leaves of the root in ``collector.probes``:
+``ProbeUnavailable`` (no probe works in this session, exit code 4) and
+``ProbeLost`` (the display went away while running).
 
 Context travels as keyword fields (``hint=``, ``code=``); third-party
 exceptions are translated at the boundary with ``raise ... from exc``.
-The CLI prints ``Type: message`` for these and exits non-zero; anything else is
-a bug and keeps its traceback.
+The CLI prints ``Type: message`` for these and exits non-zero (click's own usage
+errors are shown the same way, as ``UsageError``); anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -42,8 +49,12 @@ class ConfigError(DeskpulseError):
     exit_code = 2
 
 
+class UsageError(ConfigError):
+    """A command line that cannot be parsed: unknown option, missing or invalid value."""
+
+
 class PolicyError(ConfigError):
-    """A policy that is refused (unknown zone, malformed hours, ...)."""
+    """A policy that is refused (unknown zone, malformed hours, a bad rule, ...)."""
 
 
 class StackError(DeskpulseError):

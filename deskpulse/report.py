@@ -3,6 +3,12 @@
 The numbers come from the very queries of the Grafana team overview
 (:mod:`deskpulse.boards.dashboards`), expanded for the last ``days`` days and
 every person of the tenant, so the report and the board always agree.
+
+Names, apps and sites are data from desktops: the terminal report prints them
+through :func:`deskpulse.output.printable` (no escape sequence reaches the
+terminal); the HTML page shows them the same way, HTML-escaped, and its chart data
+is JSON with ``<``, ``>`` and ``&`` escaped, so no value can end or re-open the
+script element it lives in.
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from tabulate import tabulate
 
 from deskpulse.boards.dashboards import FLEET, TEAM_OVERVIEW, Board
 from deskpulse.boards.macros import TimeRange, expand
+from deskpulse.output import printable, safe_cell, table
 from deskpulse.sql import SqlStore, literal
 
 
@@ -92,37 +98,46 @@ def _summary(data: ReportData) -> str:
 
 def render_text(data: ReportData) -> str:
     """The report as plain text tables for a terminal."""
-    lines = [f"deskpulse report — tenant {data.tenant!r}, last {data.days} days"]
+    lines = [printable(f"deskpulse report — tenant {data.tenant!r}, last {data.days} days")]
     if not data.people:
         lines.append("No activity recorded in this period.")
         return "\n".join(lines) + "\n"
     lines += [
-        _summary(data), "",
+        printable(_summary(data)), "",
         "Per person",
-        tabulate(data.people, headers=["person", "active h", "idle h", "active %", "top app"],
+        table(data.people, headers=["person", "active h", "idle h", "active %", "top app"],
                  floatfmt=".2f"), "",
         "Productivity per person (active time by the category rules' classes)",
-        tabulate(data.productivity, headers=PRODUCTIVITY_HEADERS, floatfmt=".2f"), "",
+        table(data.productivity, headers=PRODUCTIVITY_HEADERS, floatfmt=".2f"), "",
         "Time per category",
-        tabulate(data.categories, headers=CATEGORY_HEADERS, floatfmt=".2f"), "",
+        table(data.categories, headers=CATEGORY_HEADERS, floatfmt=".2f"), "",
         "Top applications (active time)",
-        tabulate(_with_share(data.apps), headers=["app", "hours", "people", "share %"],
+        table(_with_share(data.apps), headers=["app", "hours", "people", "share %"],
                  floatfmt=".2f"), "",
         "Top websites (active time)",
-        tabulate(_with_share(data.domains), headers=["domain", "hours", "people", "share %"],
+        table(_with_share(data.domains), headers=["domain", "hours", "people", "share %"],
                  floatfmt=".2f") if data.domains else "(no browser activity)", "",
     ]
     if data.deadletters:
         lines += ["Rejected messages (dead letters) by reason",
-                  tabulate(data.deadletters, headers=["reason", "count"]), ""]
+                  table(data.deadletters, headers=["reason", "count"]), ""]
     else:
         lines += ["No rejected messages.", ""]
     return "\n".join(lines)
 
 
+def _text(value: Any) -> str:
+    """A value as HTML text: made printable, then escaped."""
+    return html.escape(str(safe_cell(value)))
+
+
+def _label(value: Any) -> str:
+    return str(safe_cell(value))
+
+
 def _table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+    head = "".join(f"<th>{_text(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in row) + "</tr>"
                    for row in rows)
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -131,23 +146,24 @@ def render_html(data: ReportData) -> str:
     """A self-contained page: tables rendered here, SVG charts drawn by inline script."""
     charts = {
         "people": {"title": "Active and idle hours per person", "labels":
-                   [p[0] for p in data.people], "series": [
+                   [_label(p[0]) for p in data.people], "series": [
                        {"name": "active", "values": [float(p[1]) for p in data.people]},
                        {"name": "idle", "values": [float(p[2]) for p in data.people]}]},
         "productivity": {"title": "Productive, neutral and unproductive hours per person",
-                         "labels": [p[0] for p in data.productivity], "series": [
+                         "labels": [_label(p[0]) for p in data.productivity], "series": [
                              {"name": name, "values": [float(p[i]) for p in data.productivity]}
                              for i, name in ((1, "productive"), (2, "neutral"),
                                              (3, "unproductive"))]},
         "hours": {"title": "Active hours by hour of day (UTC)", "labels":
                   [f"{int(h):02d}" for h, _ in data.by_hour],
                   "series": [{"name": "active", "values": [float(v) for _, v in data.by_hour]}]},
-        "apps": {"title": "Top applications (hours)", "labels": [a[0] for a in data.apps],
+        "apps": {"title": "Top applications (hours)", "labels": [_label(a[0]) for a in data.apps],
                  "series": [{"name": "active", "values": [float(a[1]) for a in data.apps]}]},
-        "domains": {"title": "Top websites (hours)", "labels": [d[0] for d in data.domains],
+        "domains": {"title": "Top websites (hours)", "labels": [_label(d[0]) for d in data.domains],
                     "series": [{"name": "active", "values": [float(d[1]) for d in data.domains]}]},
     }
-    payload = orjson.dumps(charts).decode().replace("</", "<\\/")
+    payload = (orjson.dumps(charts).decode().replace("<", "\\u003c").replace(">", "\\u003e")
+               .replace("&", "\\u0026"))
     sections = "".join(f'<section><h2>{html.escape(c["title"])}</h2>'
                        f'<svg class="chart" id="chart-{key}" role="img" '
                        f'aria-label="{html.escape(c["title"])}"></svg></section>'
@@ -168,7 +184,7 @@ def render_html(data: ReportData) -> str:
         + "<h2>Rejected messages by reason</h2>"
         + _table(["reason", "count"], data.deadletters, "deadletters"))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{_text(title)}</title>
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1100px; }}
 section {{ display: inline-block; width: 520px; vertical-align: top; margin: 0 12px 12px 0; }}
@@ -178,7 +194,7 @@ td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
 .active {{ fill: #2f7ed8; }} .idle {{ fill: #f28f43; }}
 .productive {{ fill: #2ca02c; }} .neutral {{ fill: #9e9e9e; }} .unproductive {{ fill: #d62728; }}
 </style></head><body>
-<h1>{html.escape(title)}</h1><p id="summary">{html.escape(summary)}</p>
+<h1>{_text(title)}</h1><p id="summary">{_text(summary)}</p>
 {sections}
 {tables}
 <script id="report-data" type="application/json">{payload}</script>

@@ -2,11 +2,21 @@
 
 Resolution order for every connection setting: command-line flag > environment
 variable > config file > the running embedded stack (found through the data dir).
+
+Every value is checked where it enters: the config file's shape and types when it
+is read (unknown keys are named in a warning), the tenant against the contract
+(1-64 of ``A-Za-z0-9._-``, it is the first half of every message key
+``<tenant>/<user>``) and the bootstrap list's syntax, whichever source they came
+from. A mistake is a :class:`ConfigError` that names the value and its source.
+An empty environment variable counts as unset.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,6 +27,10 @@ from typing import Any
 import platformdirs
 
 from deskpulse.errors import ConfigError
+from deskpulse.output import printable
+from schemas.activity import TENANT_PATTERN
+
+logger = logging.getLogger(__name__)
 
 # Every environment variable deskpulse reads, in one place.
 ENV_DATA_DIR = "DESKPULSE_DATA_DIR"
@@ -33,6 +47,43 @@ DEFAULT_TENANT = "default"
 APP_NAME = "deskpulse"
 
 _SECRET_WORDS = ("password", "secret", "token", "key.pem", "private")
+
+
+#: the config file's keys: top level, then per section (``[collector]`` is checked by
+#: ``collector.config``)
+CONFIG_KEYS: Mapping[str, type] = MappingProxyType({
+    "tenant": str, "data_dir": str, "kafka": dict, "clickhouse": dict, "collector": dict})
+SECTION_KEYS: Mapping[str, Mapping[str, type]] = MappingProxyType({
+    "kafka": MappingProxyType({"bootstrap": str, "extra": dict}),
+    "clickhouse": MappingProxyType({"dsn": str}),
+})
+_TYPE_NAMES = {str: "a string", dict: "a table", int: "an integer"}
+
+_TENANT = re.compile(TENANT_PATTERN)
+#: one bootstrap server: optional ``proto://``, a host name, IPv4 or [IPv6], optional port
+_BROKER = re.compile(r"(?:[A-Za-z][A-Za-z0-9_+.-]*://)?"
+                     r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252}))"
+                     r"(?::(\d{1,5}))?")
+
+
+def check_tenant(value: str, source: str = "--tenant") -> str:
+    """``value`` if it is a tenant name of the contract, else a :class:`ConfigError`."""
+    if not isinstance(value, str) or not _TENANT.fullmatch(value):
+        raise ConfigError(f"tenant {value!r} ({source}) is not a tenant name",
+                          hint="1-64 characters of A-Z a-z 0-9 . _ -")
+    return value
+
+
+def check_bootstrap(value: str, source: str = "--bootstrap") -> str:
+    """``value`` if it is a comma-separated list of ``host[:port]``, else a :class:`ConfigError`."""
+    entries = value.split(",") if isinstance(value, str) else [None]
+    for entry in entries:
+        m = _BROKER.fullmatch(entry.strip()) if entry is not None else None
+        if m is None or (m.group(1) is not None and not 1 <= int(m.group(1)) <= 65535):
+            raise ConfigError(f"Kafka bootstrap {value!r} ({source}) is not a list of "
+                              "host:port", hint="e.g. kafka-1.example.com:9093,"
+                              "kafka-2.example.com:9093")
+    return value
 
 
 def _mask(extra: Mapping[str, str]) -> dict[str, str]:
@@ -104,6 +155,9 @@ def collector_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
             if key.startswith(ENV_COLLECTOR_PREFIX)}
 
 
+_warned: set[tuple[str, str]] = set()
+
+
 def _read_config(path: Path, explicit: bool) -> dict[str, Any]:
     if not path.exists():
         if explicit:
@@ -111,9 +165,44 @@ def _read_config(path: Path, explicit: bool) -> dict[str, Any]:
         return {}
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+            content = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    check_config(content, str(path))
+    return content
+
+
+def check_config(content: Mapping[str, Any], where: str) -> None:
+    """The file's shape: known keys have their type (a :class:`ConfigError` names the
+    first that does not), unknown keys are named in a warning (once per process)."""
+    _check_keys(content, CONFIG_KEYS, "", where)
+    for section, keys in SECTION_KEYS.items():
+        _check_keys(content.get(section, {}), keys, f"[{section}] ", where)
+    for key, value in content.get("kafka", {}).get("extra", {}).items():
+        if isinstance(value, dict | list) or (isinstance(value, float) and
+                                              not math.isfinite(value)):
+            raise ConfigError(f"config file {where}: [kafka.extra] {key!r} must be a string, "
+                              f"number or boolean, not {value!r}")
+
+
+def _check_keys(table: Mapping[str, Any], known: Mapping[str, type], prefix: str,
+                where: str) -> None:
+    for key, value in table.items():
+        kind = known.get(key)
+        if kind is None:
+            if (where, prefix + key) not in _warned:
+                _warned.add((where, prefix + key))
+                logger.warning("config file %s: unknown key %s%s is ignored (known: %s)",
+                               printable(where), prefix, printable(key), ", ".join(known))
+        elif not isinstance(value, kind):
+            raise ConfigError(f"config file {where}: {prefix}{key} must be "
+                              f"{_TYPE_NAMES[kind]}, not {value!r}")
+
+
+def _kafka_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def kafka_extra_from_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -134,26 +223,45 @@ def load_settings(
     config: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve settings: flag > environment > config file > embedded defaults."""
+    """Resolve settings: flag > environment > config file > embedded defaults.
+
+    A flag given as ``None`` is unset; an empty environment variable is unset."""
     env = os.environ if environ is None else environ
-    file_cfg = _read_config(*config_path(config, env))
+    path, explicit = config_path(config, env)
+    file_cfg = _read_config(path, explicit)
     kafka_cfg = file_cfg.get("kafka", {})
     ch_cfg = file_cfg.get("clickhouse", {})
 
-    resolved_bootstrap = bootstrap or env.get(ENV_BOOTSTRAP) or kafka_cfg.get("bootstrap")
-    extra = {str(k): str(v) for k, v in kafka_cfg.get("extra", {}).items()}
+    def pick(flag: str, value: Any, env_name: str, key: str, table: Mapping[str, Any],
+             section: str = "") -> tuple[Any, str]:
+        for found, source in ((value, flag), (env.get(env_name) or None, env_name),
+                              (table.get(key), f"{section}{key} in {path}")):
+            if found is not None:
+                return found, source
+        return None, ""
+
+    resolved_bootstrap, source = pick("--bootstrap", bootstrap, ENV_BOOTSTRAP, "bootstrap",
+                                      kafka_cfg, "[kafka] ")
+    extra = {str(k): _kafka_value(v) for k, v in kafka_cfg.get("extra", {}).items()}
     extra.update(kafka_extra_from_env(env))
     kafka = (
-        KafkaSettings(bootstrap=resolved_bootstrap, extra=MappingProxyType(extra))
-        if resolved_bootstrap
+        KafkaSettings(bootstrap=check_bootstrap(resolved_bootstrap, source),
+                      extra=MappingProxyType(extra))
+        if resolved_bootstrap is not None
         else None
     )
-    resolved_tenant = tenant or env.get(ENV_TENANT) or file_cfg.get("tenant") or DEFAULT_TENANT
+    resolved_tenant, source = pick("--tenant", tenant, ENV_TENANT, "tenant", file_cfg)
     resolved_dir = (data_dir or env.get(ENV_DATA_DIR) or file_cfg.get("data_dir")
                     or default_data_dir())
+    dsn, source_dsn = pick("--clickhouse", clickhouse, ENV_CLICKHOUSE, "dsn", ch_cfg,
+                           "[clickhouse] ")
+    if dsn is not None and not dsn.strip():
+        raise ConfigError(f"the ClickHouse DSN from {source_dsn} is empty",
+                          hint="http(s)://host:8443 or chdb:///path")
     return Settings(
         data_dir=Path(resolved_dir).expanduser(),
-        tenant=str(resolved_tenant),
+        tenant=DEFAULT_TENANT if resolved_tenant is None else check_tenant(resolved_tenant,
+                                                                           source),
         kafka=kafka,
-        clickhouse_dsn=clickhouse or env.get(ENV_CLICKHOUSE) or ch_cfg.get("dsn"),
+        clickhouse_dsn=dsn,
     )

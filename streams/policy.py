@@ -150,7 +150,7 @@ class Schedule:
     def build(cls, tz: str, hours: Iterable[str], off: Iterable[str | dt.date] = ()) -> Schedule:
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Europe": a directory
             raise PolicyError(f"unknown time zone {tz!r} (use an IANA name like "
                               "'Europe/Berlin')") from exc
         intervals = [iv for spec in hours for iv in parse_hours(spec)]

@@ -54,3 +54,34 @@ def test_group_consumers_commit_by_hand_and_keep_the_tls_settings():
     assert config["group.id"] == "deskpulse-sink" and config["enable.auto.commit"] is False
     assert config["security.protocol"] == "SSL" and config["bootstrap.servers"] == "b:9093"
     assert config["session.timeout.ms"] == 6000
+
+
+@pytest.mark.parametrize("bootstrap", [
+    "kafka:9092", "kafka", "127.0.0.1:1", "[::1]:9092", "k_1.example.com:9093",
+    "SASL_SSL://kafka-1.example.com:9093, kafka-2.example.com:9093"])
+def test_bootstrap_lists_librdkafka_accepts_are_accepted(bootstrap):
+    assert load_settings(bootstrap=bootstrap, environ={"DESKPULSE_CONFIG": "/dev/null"}) \
+        .kafka.bootstrap == bootstrap
+
+
+def test_empty_environment_variables_are_unset_and_typed_extras_become_librdkafka_text(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[kafka]\nbootstrap = "k:9092"\n[kafka.extra]\n"enable.idempotence" = true\n'
+                   '"linger.ms" = 5\n')
+    s = load_settings(environ={"DESKPULSE_CONFIG": str(cfg), "DESKPULSE_BOOTSTRAP": "",
+                               "DESKPULSE_TENANT": ""})
+    assert s.kafka.bootstrap == "k:9092" and s.tenant == "default"
+    assert s.kafka.librdkafka()["enable.idempotence"] == "true"
+    assert s.kafka.librdkafka()["linger.ms"] == "5"
+
+
+def test_collector_values_from_toml_and_from_the_environment(tmp_path):
+    from collector.config import collector_settings
+    s = collector_settings({"poll_interval": 2, "capture_titles": False, "redact": ["a", "b"]},
+                           {"idle_threshold": "90.5", "spool_max_events": "1000",
+                            "url_mode": "host", "browser_port": "0"},
+                           tenant="acme", data_dir=tmp_path)
+    assert (s.poll_interval, s.capture_titles, s.redact) == (2.0, False, ("a", "b"))
+    assert (s.idle_threshold, s.spool_max_events, s.url_mode) == (90.5, 1000, "host")
+    assert collector_settings({}, {"capture_titles": "off", "redact": "x\ny"}, tenant="acme",
+                              data_dir=tmp_path).redact == ("x", "y")
