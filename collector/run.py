@@ -24,11 +24,16 @@ logger = logging.getLogger(__name__)
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Readers (node_exporter) never see a half-written file."""
+    """Readers (node_exporter) never see a half-written file.
+
+    Mode 0644 whatever the umask: node_exporter runs as another user, and the file
+    holds only counters and the paused flag, which Prometheus gets anyway.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
         logger.warning("cannot write the metrics file %s: %s", path, exc)
