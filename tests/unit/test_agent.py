@@ -6,6 +6,7 @@ import pytest
 
 from collector.agent import Collector
 from collector.config import CollectorSettings
+from collector.control import Request
 from collector.probes import WindowInfo
 from collector.spool import Spool
 
@@ -110,7 +111,7 @@ def test_idle_threshold_marks_samples_idle(rig):
 def test_pause_closes_the_open_span_records_nothing_and_ends_by_itself(rig):
     collector, clock, probe, idle, pub, spool, seconds = rig
     seconds(4)
-    pause = collector.handle({"cmd": "pause", "for_s": 10})
+    pause = collector.handle(Request("pause", 10))
     assert pause["paused"] is True and pause["paused_until_ms"] == int((T0 + 4 + 10) * 1000)
     seconds(10)
     assert collector.status()["paused"] is False
@@ -125,12 +126,11 @@ def test_pause_closes_the_open_span_records_nothing_and_ends_by_itself(rig):
 
 def test_pause_survives_a_restart(rig, tmp_path):
     collector, clock, probe, idle, pub, spool, seconds = rig
-    collector.handle({"cmd": "pause"})
+    collector.handle(Request("pause"))
     again = Collector(collector.settings, probe=probe, idle=idle, spool=spool, publisher=pub,
                       clock=clock)
     assert again.status()["paused"] is True and again.status()["paused_until_ms"] is None
-    assert again.handle({"cmd": "resume"})["paused"] is False
-    assert again.handle({"cmd": "nope"}) == {"error": "unknown command 'nope'"}
+    assert again.handle(Request("resume"))["paused"] is False
 
 
 def test_vanished_window_is_a_skipped_sample(rig):
