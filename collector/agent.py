@@ -76,8 +76,8 @@ class Collector:
         """Private mode from now, for ``for_seconds`` (bounded, see ``pause_seconds``) or
         until :meth:`resume`. In memory first: a spool that cannot be written still pauses."""
         for_seconds = pause_seconds(for_seconds)
-        now = self._now_ms()
-        with self._lock:
+        with self._lock:  # the moment under the lock: no sample of the loop can come after it
+            now = self._now_ms()
             self.pause = Pause(since_ms=now, until_ms=None if for_seconds is None
                                else now + int(for_seconds * 1000))
             self._spool.put(self.builder.flush(now), next_seq=self.builder.next_seq)

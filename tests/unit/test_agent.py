@@ -156,3 +156,33 @@ def test_metrics_text_counts_what_the_status_says(rig):
     assert 'deskpulse_collector_spooled{tenant="default",host="pc"} 1' in text
     assert 'deskpulse_collector_paused{tenant="default",host="pc"} 0' in text
     assert "# TYPE deskpulse_collector_published counter" in text
+
+
+def test_a_sample_taken_while_the_pause_is_being_set_does_not_cross_it(rig):
+    """The run loop samples on its own thread: the pause's moment is taken under the lock."""
+    import threading
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(3)
+    read, ticked = threading.Event(), threading.Event()
+
+    def racing_clock():
+        value = clock.now
+        if threading.current_thread().name == "pauser" and not read.is_set():
+            read.set()  # the pause has read its time; let the loop sample in between
+            ticked.wait(1.0)  # (with the lock held, the loop cannot: go on after a while)
+        return value
+    collector._clock = racing_clock
+    pauser = threading.Thread(target=collector.set_pause, args=(None,), name="pauser")
+    pauser.start()
+    assert read.wait(5)
+    clock.now += 1  # the loop's next sample, a second later
+    ticker = threading.Thread(target=collector.tick)
+    ticker.start()
+    ticker.join(0.5)
+    ticked.set()
+    pauser.join(5)
+    ticker.join(5)
+    since = collector.pause.since_ms
+    collector.shutdown()
+    spans = [p.event for p in spool.pending(10)]
+    assert spans and all(e.end_ms <= since for e in spans), [(e.end_ms, since) for e in spans]
