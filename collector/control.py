@@ -297,7 +297,8 @@ def request(path: Path, body: dict[str, Any], timeout: float = 5.0) -> dict[str,
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            sock.sendall(orjson.dumps(body) + b"\n")
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(orjson.dumps(body) + b"\n")  # refused early ("busy"): read why
             reply = orjson.loads(sock.makefile("rb").readline(MAX_ANSWER_BYTES))
     except (FileNotFoundError, ConnectionRefusedError) as exc:
         raise StackNotRunning(f"no collector is running (no control socket at {path})",

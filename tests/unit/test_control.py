@@ -9,6 +9,7 @@ goes on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -37,7 +38,7 @@ from collector.control import (
 from collector.probes import WindowInfo
 from collector.spool import Spool
 from deskpulse.cli import cli
-from deskpulse.errors import ConfigError
+from deskpulse.errors import ConfigError, DeskpulseError
 from tests.conftest import wait_for
 
 
@@ -303,6 +304,22 @@ def test_slow_clients_and_crowds_do_not_block_anyone(tmp_path):
         rig.close()
 
 
+def test_a_client_over_the_bound_is_told_it_is_busy(tmp_path):
+    rig = Live(tmp_path, max_clients=1, request_timeout=5)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as hanging:
+            hanging.connect(str(rig.path))
+            wait_for(lambda: len(rig.server._clients) == 1, 5, "the first client admitted",
+                     interval=0.01)
+            for _ in range(20):
+                with pytest.raises(DeskpulseError, match="the collector refused: busy: 1 "):
+                    request(rig.path, {"cmd": "status"})
+        wait_for(lambda: not rig.server._clients, 10, "the hanging client dropped", 0.05)
+        rig.assert_private_mode_obeyed()
+    finally:
+        rig.close()
+
+
 def test_a_huge_body_is_cut_at_the_size_bound(live):
     answer = live.raw(b"y" * 1_000_000, mode="eof")
     assert answer == {"error": f"a request is at most {MAX_REQUEST_BYTES} bytes on one line"}
@@ -369,7 +386,8 @@ def as_other_user(path: Path, uid: int = 65534) -> str:
                 except PermissionError:
                     os.write(write, b"denied by the file mode")
                     os._exit(0)
-                sock.sendall(b'{"cmd": "resume"}\n')
+                with contextlib.suppress(BrokenPipeError):  # refused before it: the answer's there
+                    sock.sendall(b'{"cmd": "resume"}\n')
                 os.write(write, sock.recv(1000))
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             os.write(write, f"child failed: {exc!r}".encode())
