@@ -127,7 +127,7 @@ def answer(handle: Handler, line: bytes) -> bytes:
 
 def _peer_uid(conn: socket.socket) -> int | None:
     if not hasattr(socket, "SO_PEERCRED"):
-        return None  # macOS: the socket's 0600 mode is the check
+        return None  # macOS: the 0700 directory and the 0600 socket are the check
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
 
