@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from collector.config import CollectorSettings
+from collector.control import ControlLost, Request, pause_seconds
 from collector.privacy import Pause, guard
 from collector.probes import WindowProbe
 from collector.publisher import Publisher
 from collector.spans import Identity, Sample, SpanBuilder
 from collector.spool import Spool
 from deskpulse import __version__
-from deskpulse.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,11 @@ class Collector:
         return Pause(since_ms=since, until_ms=until or None)
 
     def set_pause(self, for_seconds: float | None) -> Pause:
-        now = self._now_ms()
-        if for_seconds is not None and for_seconds <= 0:
-            raise ConfigError("the pause must last a positive time")
-        with self._lock:
+        """Private mode from now, for ``for_seconds`` (bounded, see ``pause_seconds``) or
+        until :meth:`resume`. In memory first: a spool that cannot be written still pauses."""
+        for_seconds = pause_seconds(for_seconds)
+        with self._lock:  # the moment under the lock: no sample of the loop can come after it
+            now = self._now_ms()
             self.pause = Pause(since_ms=now, until_ms=None if for_seconds is None
                                else now + int(for_seconds * 1000))
             self._spool.put(self.builder.flush(now), next_seq=self.builder.next_seq)
@@ -107,6 +108,7 @@ class Collector:
         paused = self.paused(self._now_ms())
         return {
             "paused": paused,
+            "paused_since_ms": self.pause.since_ms if self.pause else None,
             "paused_until_ms": self.pause.until_ms if self.pause else None,
             "spooled": len(self._spool),
             "dropped": self._spool.dropped,
@@ -130,15 +132,12 @@ class Collector:
         lines.append(f"deskpulse_collector_paused{labels} {int(bool(status['paused']))}")
         return "\n".join(lines) + "\n"
 
-    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Control socket requests: pause / resume / status."""
-        cmd = req.get("cmd")
-        if cmd == "pause":
-            self.set_pause(req.get("for_s"))
-        elif cmd == "resume":
+    def handle(self, req: Request) -> dict[str, Any]:
+        """A control socket request (already validated by ``collector.control``)."""
+        if req.cmd == "pause":
+            self.set_pause(req.for_s)
+        elif req.cmd == "resume":
             self.resume()
-        elif cmd != "status":
-            return {"error": f"unknown command {cmd!r}"}
         return self.status()
 
     # -- sampling -------------------------------------------------------------------------
@@ -201,12 +200,21 @@ class Collector:
             self.counters.failed_sends += 1  # stays in the spool, sent again later
 
     def run(self, stop: threading.Event,
-            housekeeping: Callable[[], None] | None = None) -> None:
-        """Sample and publish until ``stop``; ``housekeeping`` runs about once a minute."""
+            housekeeping: Callable[[], None] | None = None,
+            control_alive: Callable[[], bool] | None = None) -> None:
+        """Sample and publish until ``stop``; ``housekeeping`` runs about once a minute.
+
+        ``control_alive`` is asked before every sample: when the control socket no longer
+        serves, private mode could not be switched on, so nothing more is recorded
+        (:class:`ControlLost`; the caller shuts down and exits non-zero).
+        """
         interval = self.settings.poll_interval
         next_tick = time.monotonic()
         next_housekeeping = next_tick + 60
         while not stop.is_set():
+            if control_alive is not None and not control_alive():
+                raise ControlLost("the control socket stopped serving; the collector stops "
+                                  "rather than record without a way to pause it")
             self.tick()
             self.pump()
             if housekeeping is not None and time.monotonic() >= next_housekeeping:

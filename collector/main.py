@@ -4,6 +4,10 @@
 replaces itself with this lean entry point (no click, no CLI modules), which
 keeps the agent that runs all day on every desktop small. Settings come from
 the same sources (flags were exported to the environment by ``collect``).
+
+Everything the process creates is private to its user (umask 077): the spool,
+the log and its rotations, the control socket. The log and its older rotations
+are made 0600 at start if an earlier version left them readable.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import contextlib
 import ctypes
 import gc
 import logging
+import os
 import sys
+from pathlib import Path
 
 from deskpulse.errors import DeskpulseError
 
@@ -37,8 +43,21 @@ def release_free_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def private_log(path: Path) -> None:
+    """The log file and its rotations (``.1`` .. ``.N``): 0600 in a 0700 directory."""
+    import glob
+
+    from collector.perms import private_dir, private_file
+    private_dir(path.parent)
+    private_file(path)
+    for rotated in sorted(path.parent.glob(glob.escape(path.name) + ".*")):
+        if rotated.suffix[1:].isdigit():
+            private_file(rotated, create=False)
+
+
 def main() -> int:
     limit_malloc_arenas()  # before any thread starts
+    os.umask(0o077)  # rotated logs, the spool's side files, anything new: the user's only
     from collector.config import collector_settings
     from collector.probes import open_window_probe
     from collector.run import run_collector
@@ -55,6 +74,8 @@ def main() -> int:
         else:
             kafka = settings.kafka
         probe = open_window_probe()
+        if csettings.log_file is not None:
+            private_log(csettings.log_file)
         configure_process_logging("INFO", csettings.log_file)
         return run_collector(csettings, kafka, probe, after_start=release_free_memory)
     except DeskpulseError as exc:

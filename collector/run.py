@@ -1,4 +1,8 @@
-"""``deskpulse collect``: wire the real collector together and run it in the foreground."""
+"""``deskpulse collect``: wire the real collector together and run it in the foreground.
+
+If the control socket stops serving, the collector stops recording and exits with
+code 1 (its service manager restarts it; a pause in force is kept in the spool).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from types import FrameType
 
 from collector.agent import Collector
 from collector.config import CollectorSettings
-from collector.control import ControlServer
+from collector.control import ControlLost, ControlServer
 from collector.idle import InputActivity
 from collector.probes import ProbeLost, WindowProbe, open_window_probe
 from collector.publisher import Publisher
@@ -24,11 +28,16 @@ logger = logging.getLogger(__name__)
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Readers (node_exporter) never see a half-written file."""
+    """Readers (node_exporter) never see a half-written file.
+
+    Mode 0644 whatever the umask: node_exporter runs as another user, and the file
+    holds only counters and the paused flag, which Prometheus gets anyway.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
         logger.warning("cannot write the metrics file %s: %s", path, exc)
@@ -84,11 +93,15 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
     housekeeping()
     code = 0
     try:
-        collector.run(stop, housekeeping=housekeeping)
+        collector.run(stop, housekeeping=housekeeping, control_alive=control.alive)
     except ProbeLost as exc:
         logger.warning("%s; stopping (the spool keeps every unsent event)", exc)
         collector.shutdown()
         code = 0
+    except ControlLost as exc:
+        logger.error("%s", exc)
+        collector.shutdown()
+        code = 1
     finally:
         if browser is not None:
             browser.stop()

@@ -4,6 +4,10 @@ SQLite in WAL mode with ``synchronous=FULL``: an event written by :meth:`Spool.p
 survives ``kill -9`` and power loss; it is removed by :meth:`Spool.ack` only after
 the broker acknowledged it. The spool is bounded: past ``max_events`` the oldest
 events are dropped, and the drops are counted (``dropped``) and reported.
+
+The spool holds window titles and URLs: the database and its ``-wal``/``-shm``
+files are 0600 in a 0700 directory (SQLite gives the side files the database's
+mode), also when an older spool was left readable by others.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.perms import private_dir, private_file
 from deskpulse.errors import ConfigError
 from schemas.activity import ActivityEvent
 from schemas.codec import encode_event, loads
@@ -40,7 +45,10 @@ class Spool:
     def __init__(self, path: Path, *, max_events: int = 500_000) -> None:
         if max_events < 1:
             raise ConfigError("spool max_events must be at least 1")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_file(path)  # created 0600 before SQLite opens it: -wal and -shm follow
+        for side in ("-wal", "-shm", "-journal"):
+            private_file(path.with_name(path.name + side), create=False)
         self.path = path
         self.max_events = max_events
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -398,24 +398,31 @@ def demo(collectors: int, seed: int, kafka_port: int, keep: bool, **common: Any)
 
 
 def parse_duration(text: str) -> float:
-    """``"30m"``, ``"1h30m"``, ``"90s"`` -> seconds."""
+    """``"30m"``, ``"1h30m"``, ``"90s"``, ``"2d"`` -> seconds."""
     import re
-    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip().lower())
+    m = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip().lower())
     if not text.strip() or not m or not any(m.groups()):
         raise ValueError(text)
-    h, mi, se = (int(g or 0) for g in m.groups())
-    return float(h * 3600 + mi * 60 + se)
+    d, h, mi, se = (int(g or 0) for g in m.groups())  # ValueError past 4300 digits too
+    return float(d * 86400 + h * 3600 + mi * 60 + se)
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--for`` of ``collector pause``, bounded like the collector bounds it (one-line error)."""
+    from collector.control import PAUSE_MAX_S, PAUSE_MIN_S
+    from deskpulse.errors import ConfigError
     if value is None:
         return None
+    shown = value if len(value) <= 40 else value[:37] + "..."
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a duration like 30m, 1h30m or 90s") from exc
-    if seconds <= 0:
-        raise click.BadParameter("the duration must be positive")
+        raise ConfigError(f"--for {shown!r} is not a duration like 30m, 1h30m, 90s or 2d"
+                          ) from exc
+    if not PAUSE_MIN_S <= seconds <= PAUSE_MAX_S:
+        raise ConfigError(f"--for {shown!r}: a timed pause lasts from {PAUSE_MIN_S}s to "
+                          f"{PAUSE_MAX_S // 86400}d; without --for it lasts until "
+                          "'deskpulse collector resume'")
     return seconds
 
 
@@ -476,8 +483,8 @@ def _show_collector(state: dict[str, Any]) -> None:
 
 @collector.command()
 @_common
-@click.option("--for", "for_", callback=_duration, help="How long, e.g. 30m (default: until "
-              "'deskpulse collector resume').")
+@click.option("--for", "for_", callback=_duration, help="How long, 1s to 7d, e.g. 30m "
+              "(default: until 'deskpulse collector resume').")
 def pause(for_: float | None, **common: Any) -> None:
     """Private mode: record nothing until resumed (or for a while)."""
     _show_collector(_control(common, {"cmd": "pause", "for_s": for_}))

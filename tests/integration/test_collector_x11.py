@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import sqlite3
+import stat
+import subprocess
+import sys
 import time
 
 import orjson
@@ -194,3 +200,94 @@ def test_closed_windows_and_a_dying_x_server_are_handled(desktop, tmp_path):
     log = proc.log.read_text()
     assert "the X server went away" in log and "Traceback" not in log
     assert len(Spool(proc.spool)) > 0, "unsent events are kept for the next start"
+
+
+def raw_request(path, data: bytes, timeout: float = 10) -> dict:
+    """One client that sends ``data`` as it is (then a newline) and reads the answer line."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall(data + b"\n")
+        return orjson.loads(sock.makefile("rb").readline())
+
+
+def cli(proc: CollectorProc, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deskpulse.cli", "collector", *args],
+                          env=proc.env, capture_output=True, text=True, timeout=60)
+
+
+def test_bad_control_requests_leave_private_mode_working(desktop, broker, tmp_path):
+    desktop.open_window("Iota", "Iotaapp")
+    desktop.open_window("Kappa", "Kappaapp")
+    desktop.activate("Iota")
+    proc = CollectorProc(tmp_path, desktop, broker, user="x-hostile-ctl")
+    proc.start()
+    # what switched private mode off for good: a string, a double overflow, 9999999999999999h
+    for body in (b'{"cmd":"pause","for_s":"10"}', b'{"cmd":"pause","for_s":1e308}',
+                 b'{"cmd":"pause","for_s":35999999999999996400}', b'{"cmd":"pause","for_s":-5}',
+                 b'\xff\x00garbage', b'[]', b'{"cmd":"stop"}'):
+        assert set(raw_request(proc.socket, body)) == {"error"}, body
+    refused = cli(proc, "pause", "--for", "9999999999999999h")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines()[-1].startswith("ConfigError: --for")
+    assert "Traceback" not in refused.stderr
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as half:  # leaves mid-request
+        half.connect(str(proc.socket))
+        half.sendall(b'{"cmd": "pau')
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as big:  # far over the size bound
+        big.settimeout(10)
+        big.connect(str(proc.socket))
+        with contextlib.suppress(OSError):
+            big.sendall(b"z" * 100_000)
+        assert b"at most 4096 bytes" in big.recv(1000)
+    assert proc.status()["paused"] is False
+    time.sleep(1.5)
+
+    paused = cli(proc, "pause")  # the real command, until resumed
+    assert paused.returncode == 0 and "private mode: ON" in paused.stdout, paused
+    state = proc.status()
+    since, samples = state["paused_since_ms"], state["samples"]
+    desktop.activate("Kappa")  # switched during the pause: must not be recorded
+    time.sleep(2.0)
+    state = proc.status()
+    assert state["paused"] is True and state["samples"] == samples, "sampled while paused"
+    resumed_after = int(time.time() * 1000)
+    resumed = cli(proc, "resume")
+    assert resumed.returncode == 0 and "private mode: off" in resumed.stdout, resumed
+    time.sleep(2.0)
+    assert proc.status()["samples"] > samples
+    assert proc.stop() == 0
+    events = published(broker, "x-hostile-ctl", expect_at_least=2)
+    assert all(e["end_ms"] <= since or e["start_ms"] >= resumed_after for e in events), events
+    assert any(e["end_ms"] <= since and e["app"] == "Iotaapp" for e in events)
+    assert any(e["start_ms"] >= resumed_after and e["app"] == "Kappaapp" for e in events)
+    assert "Traceback" not in proc.log.read_text()
+
+
+def test_spool_log_and_socket_are_private_even_if_they_were_not(desktop, tmp_path):
+    desktop.open_window("Lambda", "Lambdaapp")
+    desktop.open_window("Mu", "Muapp")
+    old = os.umask(0o022)
+    try:
+        proc = CollectorProc(tmp_path, desktop, f"127.0.0.1:{free_port()}", user="x-modes",
+                             max_span=1)
+        os.chmod(tmp_path, 0o755)
+        proc.log.write_text("an older run\n")
+        Spool(proc.spool).close()  # an older spool, as loose as earlier versions left it
+        for path in (proc.log, proc.spool):
+            os.chmod(path, 0o644)
+        proc.start()
+    finally:
+        os.umask(old)
+    for title in ("Lambda", "Mu", "Lambda"):
+        desktop.activate(title)
+        time.sleep(1.0)
+    wait_for(lambda: proc.status()["spooled"] >= 2, 20, "spooled events")
+    modes = {p.name: stat.S_IMODE(p.lstat().st_mode)
+             for p in (proc.spool, tmp_path / "spool.db-wal", tmp_path / "spool.db-shm",
+                       proc.log, proc.socket)}
+    assert modes == dict.fromkeys(modes, 0o600), modes
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    assert proc.stop() == 0
+    assert "made " in proc.log.read_text() and "private (mode 0600, was 0644)" in \
+        proc.log.read_text()

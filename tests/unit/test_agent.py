@@ -6,6 +6,7 @@ import pytest
 
 from collector.agent import Collector
 from collector.config import CollectorSettings
+from collector.control import Request
 from collector.probes import WindowInfo
 from collector.spool import Spool
 
@@ -110,7 +111,7 @@ def test_idle_threshold_marks_samples_idle(rig):
 def test_pause_closes_the_open_span_records_nothing_and_ends_by_itself(rig):
     collector, clock, probe, idle, pub, spool, seconds = rig
     seconds(4)
-    pause = collector.handle({"cmd": "pause", "for_s": 10})
+    pause = collector.handle(Request("pause", 10))
     assert pause["paused"] is True and pause["paused_until_ms"] == int((T0 + 4 + 10) * 1000)
     seconds(10)
     assert collector.status()["paused"] is False
@@ -125,12 +126,11 @@ def test_pause_closes_the_open_span_records_nothing_and_ends_by_itself(rig):
 
 def test_pause_survives_a_restart(rig, tmp_path):
     collector, clock, probe, idle, pub, spool, seconds = rig
-    collector.handle({"cmd": "pause"})
+    collector.handle(Request("pause"))
     again = Collector(collector.settings, probe=probe, idle=idle, spool=spool, publisher=pub,
                       clock=clock)
     assert again.status()["paused"] is True and again.status()["paused_until_ms"] is None
-    assert again.handle({"cmd": "resume"})["paused"] is False
-    assert again.handle({"cmd": "nope"}) == {"error": "unknown command 'nope'"}
+    assert again.handle(Request("resume"))["paused"] is False
 
 
 def test_vanished_window_is_a_skipped_sample(rig):
@@ -156,3 +156,33 @@ def test_metrics_text_counts_what_the_status_says(rig):
     assert 'deskpulse_collector_spooled{tenant="default",host="pc"} 1' in text
     assert 'deskpulse_collector_paused{tenant="default",host="pc"} 0' in text
     assert "# TYPE deskpulse_collector_published counter" in text
+
+
+def test_a_sample_taken_while_the_pause_is_being_set_does_not_cross_it(rig):
+    """The run loop samples on its own thread: the pause's moment is taken under the lock."""
+    import threading
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(3)
+    read, ticked = threading.Event(), threading.Event()
+
+    def racing_clock():
+        value = clock.now
+        if threading.current_thread().name == "pauser" and not read.is_set():
+            read.set()  # the pause has read its time; let the loop sample in between
+            ticked.wait(1.0)  # (with the lock held, the loop cannot: go on after a while)
+        return value
+    collector._clock = racing_clock
+    pauser = threading.Thread(target=collector.set_pause, args=(None,), name="pauser")
+    pauser.start()
+    assert read.wait(5)
+    clock.now += 1  # the loop's next sample, a second later
+    ticker = threading.Thread(target=collector.tick)
+    ticker.start()
+    ticker.join(0.5)
+    ticked.set()
+    pauser.join(5)
+    ticker.join(5)
+    since = collector.pause.since_ms
+    collector.shutdown()
+    spans = [p.event for p in spool.pending(10)]
+    assert spans and all(e.end_ms <= since for e in spans), [(e.end_ms, since) for e in spans]

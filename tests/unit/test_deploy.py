@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import ssl
+import stat
 import subprocess
 import sys
 import tomllib
@@ -160,3 +161,62 @@ def test_the_embedded_sink_gets_a_token_that_starts_with_a_dash():
     from deskpulse.stack import sink_args
     args = sink_parser().parse_args(sink_args("127.0.0.1:9092", "chdb:///x", 8123, "-Ab_c"))
     assert args.token == "-Ab_c" and args.http_port == 8123
+
+
+def role_task(name_start: str) -> dict:
+    tasks = yaml.safe_load((DEPLOY / "ansible" / "roles" / "deskpulse_collector" / "tasks" /
+                            "main.yml").read_text())
+    [task] = [t for t in tasks if t["name"].startswith(name_start)]
+    return task
+
+
+def test_ansible_writes_the_secrets_readable_by_the_collectors_group_only(tmp_path):
+    role = DEPLOY / "ansible" / "roles" / "deskpulse_collector"
+    tasks = yaml.safe_load((role / "tasks" / "main.yml").read_text())
+    names = [t["name"] for t in tasks]
+    write = role_task("Collector configuration is written")
+    module = write["ansible.builtin.template"]
+    assert module["dest"] == "/etc/deskpulse/collector.toml"
+    # a quoted octal string: an unquoted 640 would be decimal (mode 01200)
+    assert isinstance(module["mode"], str) and int(module["mode"], 8) == 0o640
+    assert module["owner"] == "root" and module["group"] == "{{ deskpulse_group }}"
+    group = role_task("Group of the people")
+    assert group["ansible.builtin.group"]["name"] == "{{ deskpulse_group }}"
+    members = role_task("People measured on this computer")
+    assert names.index(group["name"]) < names.index(members["name"]) < names.index(write["name"])
+    assert members["ansible.builtin.user"]["append"] is True
+
+    # who gets into the group: the listed logins that exist, else the people (uid range)
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    assert defaults["deskpulse_group"] == "deskpulse" and defaults["deskpulse_users"] == []
+    passwd = {"root": ["x", "0"], "www-data": ["x", "33"], "alice": ["x", "1000"],
+              "bob": ["x", "1001"], "nobody": ["x", "65534"]}
+    when = jinja2.Environment().compile_expression(members["when"])
+
+    def chosen(users: list[str]) -> set[str]:
+        return {name for name, fields in passwd.items()
+                if when(**{**defaults, "deskpulse_users": users,
+                           "item": {"key": name, "value": fields}})}
+    assert chosen([]) == {"alice", "bob"}
+    assert chosen(["bob", "ghost"]) == {"bob"}, "only existing logins, never a new account"
+
+    # the task as Ansible applies it (into a scratch dir, with this machine's owner and group)
+    import grp
+    import pwd
+    me, my_group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    dest = tmp_path / "collector.toml"
+    values = {**defaults, "deskpulse_sasl_password": "s3cret", "deskpulse_browser_token": "t" * 32}
+    values["ansible_python_interpreter"] = sys.executable
+    play = [{"hosts": "localhost", "gather_facts": False, "vars": values, "tasks": [{
+        "name": write["name"],
+        "ansible.builtin.template": {**module, "src": str(role / "templates" / module["src"]),
+                                     "dest": str(dest), "owner": me, "group": my_group}}]}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    done = subprocess.run([tool("ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           str(tmp_path / "play.yml")], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path,
+                          env={**os.environ, "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+                               "ANSIBLE_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o640
+    assert 's3cret' in dest.read_text()
