@@ -68,4 +68,4 @@ def _kafka(settings: Settings) -> KafkaSettings:
     if settings.kafka is not None:
         return settings.kafka
     from deskpulse.stack import StackInfo
-    return KafkaSettings(bootstrap=StackInfo.load(settings.data_dir).broker)
+    return StackInfo.load(settings.data_dir).kafka()

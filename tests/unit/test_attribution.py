@@ -325,3 +325,47 @@ def test_device_policy_records_replace_each_other():
     assert devices.floors == {("acme", "pc/with/slashes", ""): 5}
     devices.apply(key, None)
     assert devices.floors == {} and devices.records == {}
+
+
+def test_enrolment_on_the_command_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from deskpulse.cli import cli
+    for name in ("DESKPULSE_DEVICE_SECRET_FILE", "DESKPULSE_DEVICE_SECRET", "DESKPULSE_CONFIG",
+                 "DESKPULSE_TENANT"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    common = ["--data-dir", str(tmp_path / "nostack")]
+    secret = tmp_path / "deployment.secret"
+    done = runner.invoke(cli, ["device", "secret", "--out", str(secret)])
+    assert done.exit_code == 0 and stat.S_IMODE(secret.stat().st_mode) == 0o600
+    again = runner.invoke(cli, ["device", "secret", "--out", str(secret)])
+    assert again.exit_code == 2 and "exists already" in again.stderr, "never overwritten"
+
+    out = tmp_path / "pc-17.cred"
+    done = runner.invoke(cli, ["device", "enrol", "--tenant", "acme", "--host", "pc-17",
+                               "--user", "alice", "--secret-file", str(secret), "--out",
+                               str(out), *common])
+    assert done.exit_code == 0, done.stderr
+    assert "device_credential" in done.stderr and done.stdout == ""
+    cred = load_signer(out)
+    assert (cred.tenant, cred.host, cred.user, cred.generation) == ("acme", "pc-17", "alice", 1)
+    assert cred == load_secret(secret, {}).enrol("acme", "pc-17", "alice")
+
+    printed = runner.invoke(cli, ["device", "enrol", "--tenant", "acme", "--host", "pc-18",
+                                  *common], env={"DESKPULSE_DEVICE_SECRET_FILE": str(secret)})
+    assert printed.exit_code == 0 and parse_credential(printed.stdout).host == "pc-18"
+
+    tenant_file = tmp_path / "acme.secret"
+    assert runner.invoke(cli, ["device", "tenant-secret", "--tenant", "acme", "--out",
+                               str(tenant_file), "--secret-file", str(secret), *common]
+                         ).exit_code == 0
+    refused = runner.invoke(cli, ["device", "enrol", "--tenant", "other", "--host", "x",
+                                  "--secret-file", str(tenant_file), *common])
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().splitlines() == [
+        "CredentialError: this secret enrols devices of tenant 'acme' only, not 'other'"]
+
+    missing = runner.invoke(cli, ["device", "enrol", "--host", "x", *common])
+    assert missing.exit_code == 2 and missing.stderr.startswith("ConfigError: no device secret")
+    assert "Traceback" not in missing.stderr
