@@ -54,6 +54,9 @@ def main() -> int:
             kafka = KafkaSettings(bootstrap=StackInfo.load(settings.data_dir).broker)
         else:
             kafka = settings.kafka
+        from deskpulse.devices import check_credential
+        check_credential(kafka.device_credential, csettings.tenant, csettings.host,
+                         csettings.user)
         probe = open_window_probe()
         configure_process_logging("INFO", csettings.log_file)
         return run_collector(csettings, kafka, probe, after_start=release_free_memory)

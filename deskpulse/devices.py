@@ -16,6 +16,7 @@ from deskpulse.errors import ConfigError
 from deskpulse.settings import device_secret_source
 from schemas.auth import (
     CredentialError,
+    DeviceCredential,
     EnrolmentSecret,
     Signer,
     new_root_secret,
@@ -90,6 +91,16 @@ def load_signer(path: Path) -> Signer:
         return parse_signer(read_private(path, "device credential"))
     except CredentialError as exc:
         raise CredentialError(f"{path}: {exc.message}", hint=exc.hint) from None
+
+
+def check_credential(path: Path | None, tenant: str, host: str, user: str) -> None:
+    """Refuse, before anything is recorded, a device credential that does not cover the
+    collector's own tenant, host and user (every event would be refused)."""
+    if path is None:
+        return
+    signer = load_signer(path)
+    if isinstance(signer, DeviceCredential) and not signer.covers(tenant, host, user):
+        signer.auth_header(tenant, host, user, b"", b"")  # raises, saying whom it covers
 
 
 def ensure_stack_secret(data_dir: Path) -> Path:

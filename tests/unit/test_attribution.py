@@ -369,3 +369,17 @@ def test_enrolment_on_the_command_line(tmp_path, monkeypatch):
     missing = runner.invoke(cli, ["device", "enrol", "--host", "x", *common])
     assert missing.exit_code == 2 and missing.stderr.startswith("ConfigError: no device secret")
     assert "Traceback" not in missing.stderr
+
+
+def test_a_collector_does_not_start_with_a_credential_of_another_computer(tmp_path):
+    from deskpulse.devices import check_credential
+    path = tmp_path / "device.cred"
+    write_private(path, ROOT.enrol("acme", "pc-alice", user="alice").to_text())
+    check_credential(path, "acme", "pc-alice", "alice")
+    check_credential(None, "acme", "anything", "anyone")
+    for tenant, host, user in (("acme", "pc-bob", "alice"), ("acme", "pc-alice", "bob"),
+                               ("other", "pc-alice", "alice")):
+        with pytest.raises(CredentialError, match="alice@pc-alice in tenant 'acme'"):
+            check_credential(path, tenant, host, user)
+    write_private(path, ROOT.to_text())  # a fleet secret signs for anyone (simulators)
+    check_credential(path, "acme", "pc-bob", "bob")
