@@ -18,14 +18,16 @@ a tenant without a mode record has the worker's default (``--device-auth``).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from deskpulse.errors import PolicyError
-from schemas.auth import device_key, signed_bytes, tenant_secret
+from schemas.auth import device_key, tenant_secret
 from schemas.validate import Invalid
 
 MODES = ("enforce", "warn", "off")
@@ -33,6 +35,15 @@ MODES = ("enforce", "warn", "off")
 REVOKED = 1 << 62
 #: derived device keys kept per worker (a key costs two HMACs to derive again)
 KEY_CACHE = 100_000
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 of ``key`` with its two padded key blocks hashed once: each message then
+    costs two hash copies (RFC 2104; half the time of ``hmac.digest`` on a short message)."""
+    block = key.ljust(64, b"\0")  # a device key is 32 bytes, under SHA-256's 64-byte block
+    return hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
 
 
 def mode_key(tenant: str) -> str:
@@ -107,9 +118,11 @@ class DeviceAuth:
         self._root = root
         self.default_mode = check_mode(default_mode)
         self._tenant_keys: dict[str, bytes] = {}
-        self._keys: dict[tuple[str, str, str | None, int], bytes] = {}
-        #: (mode, result) -> events, since the last drain: result is "verified" or a reason
+        #: (tenant, host, user, message key, generation and scope as in the header) -> _derive
+        self._keys: dict[tuple[str, str, str, bytes, bytes, bytes], tuple[int, Any, Any]] = {}
+        #: (mode, reason) -> events refused (enforce) or let through (warn), since the last drain
         self.results: Counter[tuple[str, str]] = Counter()
+        self._verified = {"enforce": 0, "warn": 0}
         #: (tenant, reason) -> events accepted unverified in warn mode, since the last drain
         self.warned: Counter[tuple[str, str]] = Counter()
 
@@ -120,22 +133,55 @@ class DeviceAuth:
     def check(self, devices: DevicePolicy, tenant: str, host: str, user: str,
               key: bytes, value: bytes, header: bytes | None) -> Invalid | None:
         """None when the event may go on; the reason to dead-letter it otherwise."""
-        mode = devices.modes.get(tenant, self.default_mode) if devices.modes else \
-            self.default_mode
+        modes = devices.modes
+        mode = modes.get(tenant, self.default_mode) if modes else self.default_mode
         if mode == "off":
             return None
-        problem = self._problem(devices, tenant, host, user, key, value, header)
-        if problem is None:
-            self.results[(mode, "verified")] += 1
-            return None
+        if header is not None:  # the hot path, inline: ~1 us per event, half of it the HMAC
+            parts = header.split(b" ")
+            if len(parts) == 4 and parts[0] == b"v1":
+                entry = self._keys.get((tenant, host, user, key, parts[1], parts[2])) or \
+                    self._derive(tenant, host, user, key, parts[1], parts[2])
+                if entry is not None and (
+                        not devices.floors or entry[0] >= devices.floor(tenant, host, user)):
+                    inner = entry[1].copy()
+                    inner.update(value)
+                    outer = entry[2].copy()
+                    outer.update(inner.digest())
+                    if hmac.compare_digest(outer.hexdigest().encode(), parts[3]):
+                        self._verified[mode] += 1
+                        return None
+        problem = self._problem(devices, tenant, host, user, header)
         self.results[(mode, problem.reason)] += 1
         if mode == "warn":
             self.warned[(tenant, problem.reason)] += 1
             return None
         return problem
 
+    def _derive(self, tenant: str, host: str, user: str, key: bytes, generation_text: bytes,
+                scope: bytes) -> tuple[int, Any, Any] | None:
+        """The key of a credential named in a header, cached as (generation, inner hash with
+        the key block and the message key in, outer hash with its block); None for a
+        malformed header, or without the secret."""
+        if self._root is None or scope not in (b"h", b"u") or not generation_text.isdigit() \
+                or len(generation_text) > 7:
+            return None
+        generation = int(generation_text)
+        tkey = self._tenant_keys.get(tenant)
+        if tkey is None:
+            tkey = self._tenant_keys[tenant] = tenant_secret(self._root, tenant)
+        if len(self._keys) >= KEY_CACHE:
+            self._keys.clear()
+        inner, outer = hmac_pads(device_key(tkey, tenant, host, user if scope == b"u" else None,
+                                            generation))
+        inner.update(len(key).to_bytes(4, "big") + key)  # schemas.auth.signed_bytes
+        entry = self._keys[(tenant, host, user, key, generation_text, scope)] = (
+            generation, inner, outer)
+        return entry
+
     def _problem(self, devices: DevicePolicy, tenant: str, host: str, user: str,
-                 key: bytes, value: bytes, header: bytes | None) -> Invalid | None:
+                 header: bytes | None) -> Invalid:
+        """Why an event that did not verify is refused."""
         if header is None:
             return Invalid("unsigned", "no deskpulse-auth header: the message is not signed "
                                        "by an enrolled computer", "headers")
@@ -144,7 +190,6 @@ class DeviceAuth:
                 not parts[1].isdigit() or len(parts[1]) > 7:
             return Invalid("bad_signature", "the deskpulse-auth header is malformed", "headers")
         generation = int(parts[1])
-        bound = parts[2] == b"u"
         floor = devices.floor(tenant, host, user)
         if generation < floor:
             return Invalid("revoked_device",
@@ -154,31 +199,18 @@ class DeviceAuth:
         if self._root is None:
             return Invalid("bad_signature", "this worker holds no deployment secret to verify "
                                             "signatures with", "headers")
-        ident = (tenant, host, user if bound else None, generation)
-        dkey = self._keys.get(ident)
-        if dkey is None:
-            dkey = self._derive(ident)
-        expected = hmac.digest(dkey, signed_bytes(key, value), "sha256").hex().encode()
-        if not hmac.compare_digest(expected, parts[3]):
-            whose = "this person on this computer" if bound else "this computer"
-            return Invalid("bad_signature", f"the signature does not verify for {whose} in "
-                                            f"tenant {tenant!r} (credential generation "
-                                            f"{generation})", "headers")
-        return None
-
-    def _derive(self, ident: tuple[str, str, str | None, int]) -> bytes:
-        tenant, host, user, generation = ident
-        assert self._root is not None
-        tkey = self._tenant_keys.get(tenant)
-        if tkey is None:
-            tkey = self._tenant_keys[tenant] = tenant_secret(self._root, tenant)
-        if len(self._keys) >= KEY_CACHE:
-            self._keys.clear()
-        dkey = self._keys[ident] = device_key(tkey, tenant, host, user, generation)
-        return dkey
+        whose = "this person on this computer" if parts[2] == b"u" else "this computer"
+        return Invalid("bad_signature", f"the signature does not verify for {whose} in "
+                                        f"tenant {tenant!r} (credential generation "
+                                        f"{generation})", "headers")
 
     def drain(self) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
-        """Results and warn-mode acceptances since the last drain."""
+        """Results ((mode, "verified" or the reason) -> events) and warn-mode acceptances
+        ((tenant, reason) -> events) since the last drain."""
         results, warned = self.results, self.warned
+        for mode, n in self._verified.items():
+            if n:
+                results[(mode, "verified")] += n
+                self._verified[mode] = 0
         self.results, self.warned = Counter(), Counter()
         return results, warned
