@@ -73,6 +73,9 @@ def main() -> int:
             kafka = KafkaSettings(bootstrap=StackInfo.load(settings.data_dir).broker)
         else:
             kafka = settings.kafka
+        from deskpulse.devices import check_credential
+        check_credential(kafka.device_credential, csettings.tenant, csettings.host,
+                         csettings.user)
         probe = open_window_probe()
         if csettings.log_file is not None:
             private_log(csettings.log_file)

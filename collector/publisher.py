@@ -1,4 +1,11 @@
-"""Kafka publisher of the collector: acks=all, idempotent, compressed, key ``tenant/user``."""
+"""Kafka publisher of the collector: acks=all, idempotent, compressed, key ``tenant/user``.
+
+With a device credential (``[kafka] device_credential`` / ``DESKPULSE_DEVICE_CREDENTIAL``,
+from ``deskpulse device enrol``) every message carries the ``deskpulse-auth`` header:
+an HMAC-SHA256 of its key and value with this computer's key (:mod:`schemas.auth`).
+An event the credential does not cover (another tenant, host or person) is refused
+here with a :class:`~schemas.auth.CredentialError`: it stays in the spool.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from deskpulse.errors import BrokerUnavailable
 from deskpulse.settings import KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
+from schemas.auth import HEADER, Signer
 from schemas.codec import encode_event
 
 logger = logging.getLogger(__name__)
@@ -30,7 +38,11 @@ class Publisher:
     """Sends events; each send reports back once, delivered or not."""
 
     def __init__(self, kafka: KafkaSettings, *, topic: str = topics.ACTIVITY,
-                 overrides: dict[str, Any] | None = None) -> None:
+                 overrides: dict[str, Any] | None = None, signer: Signer | None = None) -> None:
+        if signer is None and kafka.device_credential is not None:
+            from deskpulse.devices import load_signer
+            signer = load_signer(kafka.device_credential)
+        self._signer = signer
         conf = {**PRODUCER_DEFAULTS, **kafka.librdkafka(), **(overrides or {}),
                 "logger": logging.getLogger("collector.kafka")}
         self._producer = Producer(conf)
@@ -50,9 +62,12 @@ class Publisher:
             if on_result is not None:
                 on_result(err is None)
 
+        key, value = event.key, encode_event(event)
+        headers = None if self._signer is None else [(HEADER, self._signer.auth_header(
+            event.tenant, event.host, event.user, key, value))]
         while True:
             try:
-                self._producer.produce(self._topic, key=event.key, value=encode_event(event),
+                self._producer.produce(self._topic, key=key, value=value, headers=headers,
                                        on_delivery=delivered)
                 return
             except BufferError:

@@ -17,6 +17,7 @@ import click
 
 from deskpulse import __version__
 from deskpulse.cli_categories import category, recategorize
+from deskpulse.cli_devices import device
 from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
 from deskpulse.errors import ConfigError, StackError
 from deskpulse.settings import (
@@ -47,6 +48,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 cli.add_command(category)
 cli.add_command(recategorize)
+cli.add_command(device)
 
 
 class _Stop:
@@ -375,7 +377,7 @@ def demo(collectors: int, seed: int, kafka_port: int, keep: bool, **common: Any)
     try:
         info = stack.start()
         click.echo(f"  ready: broker {info.broker}, store {info.store_url}")
-        result = _run_simulation(KafkaSettings(bootstrap=info.broker), settings.tenant,
+        result = _run_simulation(info.kafka(), settings.tenant,
                                  collectors, None, seed)
         store = StackStore(info)
         seen = wait_until_stored(store, result.events, timeout=180,

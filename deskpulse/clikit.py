@@ -135,7 +135,7 @@ def _kafka(settings: Settings) -> KafkaSettings:
     if settings.kafka is not None:
         return settings.kafka
     from deskpulse.stack import StackInfo
-    return KafkaSettings(bootstrap=StackInfo.load(settings.data_dir).broker)
+    return StackInfo.load(settings.data_dir).kafka()
 
 
 def _broker(settings: Settings, wait: float = BROKER_WAIT_S) -> KafkaSettings:

@@ -42,6 +42,11 @@ ENV_TENANT = "DESKPULSE_TENANT"
 ENV_KAFKA_PREFIX = "DESKPULSE_KAFKA_"
 #: ``DESKPULSE_COLLECTOR_POLL_INTERVAL=2`` overrides ``[collector] poll_interval``.
 ENV_COLLECTOR_PREFIX = "DESKPULSE_COLLECTOR_"
+#: the collector's device credential file (``[kafka] device_credential``)
+ENV_DEVICE_CREDENTIAL = "DESKPULSE_DEVICE_CREDENTIAL"
+#: the deployment (or a tenant's) secret that device keys derive from: a file, or the value
+ENV_DEVICE_SECRET_FILE = "DESKPULSE_DEVICE_SECRET_FILE"
+ENV_DEVICE_SECRET = "DESKPULSE_DEVICE_SECRET"
 
 DEFAULT_TENANT = "default"
 APP_NAME = "deskpulse"
@@ -54,7 +59,7 @@ _SECRET_WORDS = ("password", "secret", "token", "key.pem", "private")
 CONFIG_KEYS: Mapping[str, type] = MappingProxyType({
     "tenant": str, "data_dir": str, "kafka": dict, "clickhouse": dict, "collector": dict})
 SECTION_KEYS: Mapping[str, Mapping[str, type]] = MappingProxyType({
-    "kafka": MappingProxyType({"bootstrap": str, "extra": dict}),
+    "kafka": MappingProxyType({"bootstrap": str, "extra": dict, "device_credential": str}),
     "clickhouse": MappingProxyType({"dsn": str}),
 })
 _TYPE_NAMES = {str: "a string", dict: "a table", int: "an integer"}
@@ -97,6 +102,8 @@ class KafkaSettings:
 
     bootstrap: str
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: the file whose credential signs what this process publishes to the activity topic
+    device_credential: Path | None = None
 
     def librdkafka(self, **overrides: Any) -> dict[str, Any]:
         """The librdkafka configuration dict, ``overrides`` last."""
@@ -111,7 +118,8 @@ class KafkaSettings:
         })
 
     def __repr__(self) -> str:
-        return f"KafkaSettings(bootstrap={self.bootstrap!r}, extra={_mask(self.extra)!r})"
+        return (f"KafkaSettings(bootstrap={self.bootstrap!r}, extra={_mask(self.extra)!r}, "
+                f"device_credential={self.device_credential!r})")
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,17 @@ def kafka_extra_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def device_secret_source(file: str | Path | None = None, environ: Mapping[str, str] | None = None
+                         ) -> tuple[Path | None, str | None]:
+    """Where the device secret comes from: a file (flag, then ``DESKPULSE_DEVICE_SECRET_FILE``)
+    or the value of ``DESKPULSE_DEVICE_SECRET``; ``(None, None)`` when neither is set."""
+    env = os.environ if environ is None else environ
+    path = file or env.get(ENV_DEVICE_SECRET_FILE)
+    if path:
+        return Path(path).expanduser(), None
+    return None, env.get(ENV_DEVICE_SECRET) or None
+
+
 def load_settings(
     *,
     data_dir: str | Path | None = None,
@@ -244,9 +263,12 @@ def load_settings(
                                       kafka_cfg, "[kafka] ")
     extra = {str(k): _kafka_value(v) for k, v in kafka_cfg.get("extra", {}).items()}
     extra.update(kafka_extra_from_env(env))
+    credential = env.get(ENV_DEVICE_CREDENTIAL) or kafka_cfg.get("device_credential")
     kafka = (
         KafkaSettings(bootstrap=check_bootstrap(resolved_bootstrap, source),
-                      extra=MappingProxyType(extra))
+                      extra=MappingProxyType(extra),
+                      device_credential=Path(str(credential)).expanduser() if credential
+                      else None)
         if resolved_bootstrap is not None
         else None
     )

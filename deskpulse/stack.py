@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from deskpulse.errors import BrokerUnavailable, ConfigError, StackError, StackNotRunning
 from deskpulse.procs import Child, free_port, http_json, pid_alive, port_in_use, wait_ready
-from deskpulse.settings import ENV_KAFKA_PREFIX
+from deskpulse.settings import ENV_KAFKA_PREFIX, KafkaSettings
 from schemas.topics import ALL_TOPICS
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,14 @@ class StackInfo:
     started_at: float
     #: part name -> pid of its process
     children: dict[str, int]
+    #: the stack's device secret (deskpulse device enrol uses it; the simulated fleet signs)
+    device_secret: str = ""
+
+    def kafka(self) -> KafkaSettings:
+        """How a command reaches this stack's broker (the simulated fleet signs with the
+        stack's secret; a real collector has a device credential of its own)."""
+        return KafkaSettings(bootstrap=self.broker, device_credential=Path(self.device_secret)
+                             if self.device_secret else None)
 
     @staticmethod
     def path(data_dir: Path) -> Path:
@@ -226,9 +234,13 @@ class EmbeddedStack:
 
     def __init__(self, data_dir: Path, *, kafka_port: int = 9092, partitions: int = 4,
                  progress: Callable[[str], None] | None = None,
-                 start_timeout: float = 90.0) -> None:
+                 start_timeout: float = 90.0, device_auth: str = "warn") -> None:
         if partitions < 1:
             raise ConfigError("--partitions must be at least 1")
+        #: device authentication of tenants without a mode of their own: the embedded stack
+        #: warns (unsigned test and demo producers keep working; deskpulse device mode
+        #: enforce --tenant T switches a tenant to refusing them)
+        self.device_auth = device_auth
         self.data_dir = data_dir.expanduser().resolve()
         self.kafka_port = kafka_port
         self.partitions = partitions
@@ -273,6 +285,8 @@ class EmbeddedStack:
         if restored:
             self._progress(f"restored {restored} policy records from {self.mirror.path}")
         self.mirror.follow(bootstrap)
+        from deskpulse.devices import ensure_stack_secret
+        device_secret = ensure_stack_secret(self.data_dir)
 
         token = secrets.token_urlsafe(24)
         store_port, web_port = free_port(), free_port()
@@ -287,7 +301,9 @@ class EmbeddedStack:
         self._progress("starting stream worker (Faust)")
         worker = Child("worker", [py, "-m", "streams.worker", "--bootstrap", bootstrap,
                                   "--data-dir", str(self.data_dir / "streams"),
-                                  "--web-port", str(web_port), "--loglevel", "info"],
+                                  "--web-port", str(web_port), "--loglevel", "info",
+                                  "--device-auth", self.device_auth,
+                                  f"--device-secret-file={device_secret}"],
                        logs / "streams.log", env=env)
         self.children.append(worker)
         store_url = f"http://{HOST}:{store_port}"
@@ -299,7 +315,8 @@ class EmbeddedStack:
         self.info = StackInfo(pid=os.getpid(), data_dir=str(self.data_dir), broker=bootstrap,
                               store_url=store_url, worker_url=worker_url, token=token,
                               partitions=self.partitions, started_at=time.time(),
-                              children={c.name: c.pid for c in self.children})
+                              children={c.name: c.pid for c in self.children},
+                              device_secret=str(device_secret))
         self.info.save()
         return self.info
 

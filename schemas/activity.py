@@ -38,8 +38,8 @@ class ActivityEvent:
     """One span: a stretch of time with one unchanging foreground activity."""
 
     schema: str = _f(doc="Schema identifier", const=SCHEMA_ID)
-    event_id: str = _f(doc="Unique per span (UUID recommended); a repeated (tenant, event_id) "
-                           "is counted once", min_len=1, max_len=64)
+    event_id: str = _f(doc="Unique per span (UUID recommended); a repeated (tenant, user, host, "
+                           "event_id) is counted once", min_len=1, max_len=64)
     tenant: str = _f(doc="Organisation the person belongs to", min_len=1, max_len=64,
                      pattern=TENANT_PATTERN)
     host: str = _f(doc="The computer name", min_len=1, max_len=255)

@@ -11,7 +11,9 @@ DEADLETTER = "deskpulse.deadletter"
 POLICY_DNT = "deskpulse.policy.dnt"
 POLICY_SCHEDULE = "deskpulse.policy.schedule"
 POLICY_CATEGORY = "deskpulse.policy.category"
-#: the stream workers' dedup log: which (tenant, event_id) each partition has seen
+#: device authentication: per-tenant modes, revoked device credentials
+POLICY_DEVICE = "deskpulse.policy.device"
+#: the stream workers' dedup log: which (tenant, user, host, event_id) each partition has seen
 STREAMS_SEEN = "deskpulse.streams.seen"
 
 
@@ -31,8 +33,14 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(POLICY_DNT, compacted=True, single_partition=True),
     TopicSpec(POLICY_SCHEDULE, compacted=True, single_partition=True),
     TopicSpec(POLICY_CATEGORY, compacted=True, single_partition=True),
+    TopicSpec(POLICY_DEVICE, compacted=True, single_partition=True),
     TopicSpec(STREAMS_SEEN),
 )
+
+
+#: what a collector's Kafka principal may write (ACLs: Write and Describe); every other topic
+#: belongs to the pipeline's principal (deploy/README.md, "Kafka principals and ACLs")
+COLLECTOR_TOPICS: tuple[str, ...] = (ACTIVITY,)
 
 
 def message_key(tenant: str, user: str) -> bytes:

@@ -16,7 +16,18 @@ Reasons (the ``reason`` column of ``deskpulse.deadletter``):
 ``span_too_long``   ``end_ms > start_ms + 3600000``
 ``in_future``       ``start_ms`` more than 5 minutes after processing time
 ``too_old``         ``end_ms`` older than the 7-day late-arrival horizon
+``key_mismatch``    the message key is not ``<tenant>/<user>`` of the payload, or
+                    the message has no key
+``unsigned``        device authentication on (``enforce``) and the message
+                    carries no ``deskpulse-auth`` header
+``bad_signature``   the signature is malformed or does not verify for the
+                    payload's tenant, host (and user)
+``revoked_device``  the signing credential is revoked (its generation is below
+                    the floor ``deskpulse device revoke`` set)
 =================== =========================================================
+
+The last four are decided by the stream worker (:mod:`streams.core`,
+:mod:`streams.auth`), after the checks of :func:`validate_event`.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ REASONS = (
     "too_long", "bad_format", "negative", "end_before_start", "span_too_long", "in_future",
     "too_old",
 )
+#: reasons the stream worker adds after validation: attribution (key, device signature)
+ATTRIBUTION_REASONS = ("key_mismatch", "unsigned", "bad_signature", "revoked_device")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,15 @@ using the names they know:
 * the sink's input tables (``ENGINE = Null``) exist on every node, and their
   materialized views write to the ``Distributed`` tables;
 * views, ``ALTER``\\s and the database get ``ON CLUSTER``; a column added to a sharded
-  table is added to its local tables and to its ``Distributed`` table.
+  table is added to its local tables and to its ``Distributed`` table;
+* a table rebuilt by a migration (``CREATE OR REPLACE TABLE X (...) AS SELECT * FROM X``,
+  to change its sorting key) becomes: a new replicated local table ``X_vN_local`` (its own
+  Keeper path) with a ``Distributed`` table over it, the rows copied through the
+  ``Distributed`` tables (once, from the node the script runs on), ``EXCHANGE TABLES`` of
+  the two local tables on every node (the ``Distributed`` table ``X`` then reads the new
+  one), and the old one dropped;
+* ``INSERT ... SELECT`` runs once, through the ``Distributed`` tables; ``DROP TABLE`` drops
+  the ``Distributed`` table and its local tables.
 
 The sink must then insert with ``insert_distributed_sync = 1`` so that its
 deduplication token reaches the shard (see ``docs/clickhouse.md``).
@@ -34,6 +42,8 @@ SHARDING_KEY = "cityHash64(tenant, user)"
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS deskpulse\.(\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree|MergeTree)(?:\(([^)]*)\))?")
 _LOCAL_ONLY_SETTING = re.compile(r"\nSETTINGS non_replicated_deduplication_window = \d+")
+_REBUILD = re.compile(r"^CREATE OR REPLACE TABLE deskpulse\.(\w+)\s*\((.*)\nAS SELECT \* FROM "
+                      r"deskpulse\.(\w+)$", re.S)
 
 
 def _on(cluster: str) -> str:
@@ -46,15 +56,26 @@ def _has_person(statement: str) -> bool:
 
 
 def render_statement(statement: str, cluster: str,
-                     unsharded: frozenset[str] = frozenset()) -> list[str]:
+                     unsharded: frozenset[str] = frozenset(), version: int = 0) -> list[str]:
     """One migration statement as the statements a cluster needs.
 
     ``unsharded``: tables created by earlier statements that keep their name on every node
-    (the sink's ``Null`` input tables).
+    (the sink's ``Null`` input tables); ``version``: the migration's (names a rebuilt table).
     """
     on = _on(cluster)
     if statement.startswith("CREATE DATABASE"):
         return [f"{statement} {on}"]
+    rebuild = _REBUILD.match(statement)
+    if rebuild:
+        return _render_rebuild(rebuild, cluster, version)
+    if statement.startswith("INSERT INTO deskpulse."):  # once, through the Distributed tables
+        return [_distributed_sync(statement)]
+    drop_table = re.fullmatch(r"DROP TABLE IF EXISTS deskpulse\.(\w+)", statement)
+    if drop_table:
+        name = drop_table.group(1)
+        if name in EVERYWHERE or name in unsharded:
+            return [f"{statement} {on} SYNC"]
+        return [f"{statement} {on}", f"DROP TABLE IF EXISTS deskpulse.{name}_local {on} SYNC"]
     table = _CREATE_TABLE.match(statement)
     if table:
         return _render_table(statement, table.group(1), cluster)
@@ -75,6 +96,30 @@ def render_statement(statement: str, cluster: str,
             out.append(f"ALTER TABLE deskpulse.{name} {on} {rest}")
         return out
     raise ValueError(f"no cluster rendering for: {statement[:80]}")
+
+
+def _distributed_sync(insert: str) -> str:
+    """An INSERT that has reached every shard when it returns (the next statement may rename
+    the tables an asynchronous Distributed insert would still be sending to)."""
+    if re.search(r"\bSETTINGS\b[^)]*$", insert):
+        return f"{insert}, insert_distributed_sync = 1"
+    return f"{insert} SETTINGS insert_distributed_sync = 1"
+
+
+def _render_rebuild(match: re.Match[str], cluster: str, version: int) -> list[str]:
+    name, body, source = match.groups()
+    if source != name or name in EVERYWHERE:
+        raise ValueError(f"no cluster rendering for a rebuild of {name} from {source}")
+    on = _on(cluster)
+    new = f"{name}_v{version}"
+    created = _render_table(f"CREATE TABLE IF NOT EXISTS deskpulse.{new}\n({body}", new,
+                            cluster)
+    return [*created,
+            _distributed_sync(f"INSERT INTO deskpulse.{new} SELECT * FROM deskpulse.{name} "
+                              "SETTINGS insert_deduplicate = 0"),
+            f"EXCHANGE TABLES deskpulse.{name}_local AND deskpulse.{new}_local {on}",
+            f"DROP TABLE IF EXISTS deskpulse.{new} {on}",
+            f"DROP TABLE IF EXISTS deskpulse.{new}_local {on} SYNC"]
 
 
 def _render_table(statement: str, name: str, cluster: str) -> list[str]:
@@ -123,7 +168,8 @@ def render(migrations: list[Migration], cluster: str = "{cluster}") -> str:
             if table and "ENGINE = Null" in statement:
                 unsharded.add(table.group(1))
             parts.extend(s + ";" for s in render_statement(statement, cluster,
-                                                           frozenset(unsharded)))
+                                                           frozenset(unsharded),
+                                                           migration.version))
         parts.append(
             "INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES "
             f"({migration.version}, '{migration.name}', '{migration.checksum}');")

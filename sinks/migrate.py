@@ -3,6 +3,11 @@
 The plan is computed without I/O (:func:`plan`); :func:`apply` runs it on a
 client. Files are ``NNNN_name.sql`` in ``sinks/migrations``; statements are
 separated by a ``;`` at the end of a line.
+
+A migration that rebuilds a table (``CREATE OR REPLACE TABLE``, e.g. to change its
+sorting key) states the default TTL; the runner puts back the retention the table
+had before (``deskpulse db retention``), so an upgrade never changes how long data
+is kept.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from deskpulse.sql import SqlStore
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_REBUILD = re.compile(r"^CREATE OR REPLACE TABLE deskpulse\.(\w+)\s*\(")
 LEDGER_DDL = (
     "CREATE TABLE IF NOT EXISTS deskpulse.schema_migrations "
     "(version UInt32, name String, checksum String, applied_at DateTime('UTC') DEFAULT now()) "
@@ -39,6 +45,10 @@ class Migration:
         body = "\n".join(line for line in self.sql.splitlines()
                          if not line.lstrip().startswith("--"))
         return [s.strip() for s in re.split(r";\s*$", body, flags=re.M) if s.strip()]
+
+    def rebuilt_tables(self) -> set[str]:
+        """Tables this migration rebuilds (``CREATE OR REPLACE TABLE``)."""
+        return {m.group(1) for s in self.statements() if (m := _REBUILD.match(s))}
 
 
 def load_migrations() -> list[Migration]:
@@ -64,11 +74,21 @@ def applied_versions(client: SqlStore) -> set[int]:
 
 def apply(client: SqlStore) -> list[Migration]:
     """Apply every pending migration; returns what was applied (empty when up to date)."""
+    from sinks import retention
     todo = plan(load_migrations(), applied_versions(client))
     for migration in todo:
         logger.info("applying migration %04d_%s", migration.version, migration.name)
+        rebuilt = migration.rebuilt_tables()
+        kept = {name: days for name, days in retention.current(client).items()
+                if days is not None and retention.RETENTION[name][0] in rebuilt} \
+            if rebuilt else {}
         for statement in migration.statements():
             client.command(statement)
+        after = retention.current(client) if kept else {}
+        for name, days in kept.items():
+            if after.get(name) != days:
+                logger.info("keeping the retention of %s at %d days", name, days)
+                client.command(retention.statement(name, days))
         client.command(
             "INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES "
             f"({migration.version}, '{migration.name}', '{migration.checksum}')"

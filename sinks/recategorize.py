@@ -66,7 +66,8 @@ def spans_from(scratch: str, tenant: str, since: dt.date) -> str:
 def rollups_from(table: str, time: str, events: str, tenant: str, since: dt.date) -> str:
     """Rows of ``table`` whose event now has another label in ``events`` (``r``, ``e``)."""
     return (f"FROM deskpulse.{table} AS r FINAL "
-            f"INNER JOIN deskpulse.{events} AS e ON e.user = r.user AND e.event_id = r.event_id "
+            f"INNER JOIN deskpulse.{events} AS e ON e.user = r.user AND e.host = r.host "
+            "AND e.event_id = r.event_id "
             f"WHERE r.tenant = {literal(tenant)} AND r.{time} >= {since_sql(since)} "
             f"AND {_changed('r', 'e')}")
 
@@ -110,12 +111,13 @@ def recategorize(store: SqlStore, matcher: TenantMatcher, tenant: str, since: dt
         rows["spans_store"] = rewrite(store, "spans_store", _SPAN_COLUMNS, "s", "l",
                                       spans_from(scratch, tenant, since))
         progress(f"spans: {rows['spans_store']:,} relabelled")
-        # every event's label, read once from its (relabelled) spans for the three stores
+        # every event's label, read once from its (relabelled) spans for the three stores; an
+        # event is (tenant, user, host, event_id): another computer's same event_id is another
         store.command(f"CREATE TABLE deskpulse.{events} ENGINE = Memory AS "
-                      "SELECT user, event_id, any(category) AS category, "
+                      "SELECT user, host, event_id, any(category) AS category, "
                       "any(productivity) AS productivity FROM deskpulse.spans_store FINAL "
                       f"WHERE tenant = {literal(tenant)} AND start >= {since_sql(since)} "
-                      "GROUP BY user, event_id")
+                      "GROUP BY user, host, event_id")
         for table, time in ROLLUP_STORES:
             rows[table] = rewrite(store, table, _ROLLUP_COLUMNS.format(time=time), "r", "e",
                                   rollups_from(table, time, events, tenant, since))

@@ -22,6 +22,8 @@ from faust.app.base import BootStrategy
 from mode import Service
 
 from deskpulse.settings import KafkaSettings
+from schemas.auth import secret_digest
+from streams.auth import DeviceAuth
 from streams.ingest import ActivityIngest, IngestSettings, require_alive
 from streams.metrics import StreamMetrics
 from streams.policy_io import PolicyFollower
@@ -39,6 +41,10 @@ class WorkerSettings:
     batch_size: int = 5000
     #: librdkafka settings for TLS/SASL (``DESKPULSE_KAFKA_*``), e.g. security.protocol
     kafka_extra: Mapping[str, str] = field(default_factory=dict)
+    #: device authentication of tenants without a mode of their own: enforce, warn or off
+    device_auth: str = "warn"
+    #: the deployment secret the device keys derive from (never shown)
+    device_secret: bytes | None = field(default=None, repr=False)
 
 
 class _WebOnly(BootStrategy):
@@ -64,9 +70,17 @@ def create_app(settings: WorkerSettings) -> faust.App:
                           extra=MappingProxyType(dict(settings.kafka_extra)))
     metrics = StreamMetrics()
     follower = PolicyFollower(kafka)
+    auth = DeviceAuth(settings.device_secret, settings.device_auth)
+    if settings.device_secret is None:
+        logger.warning("device authentication: no deployment secret; tenants in mode %s "
+                       "(the default) accept events whoever sent them",
+                       settings.device_auth)
+    else:
+        logger.info("device authentication: default mode %s, deployment secret %s",
+                    settings.device_auth, secret_digest(settings.device_secret))
     ingest = ActivityIngest(kafka, follower, metrics,
                             IngestSettings(group_id=settings.app_id,
-                                           batch_size=settings.batch_size))
+                                           batch_size=settings.batch_size), auth=auth)
 
     @app.service
     class Ingest(Service):
@@ -96,6 +110,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 "dnt_entries": len(follower.policies.dnt),
                 "schedules": len(follower.policies.schedules),
                 "category_rules": len(follower.policies.categories.rules),
+                "device_auth": settings.device_auth,
+                "device_auth_tenants": dict(follower.policies.devices.modes),
                 "policy_records": follower.records, **metrics.totals}
         return app.web.json(body, status=200 if ready() else 503)
 

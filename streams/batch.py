@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas import topics
+from streams.auth import DeviceAuth
 from streams.core import Accepted, Dropped, Duplicate, Rejected, process
 from streams.policy import PolicySet
 from streams.seen import PartitionedSeenIndex
@@ -34,6 +35,10 @@ class Tally:
     deadletter_reasons: Counter[str] = field(default_factory=Counter)
     clipped_events: int = 0
     clipped_ms: int = 0
+    #: device authentication: (mode, "verified" or the reason) -> events
+    auth_results: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: (tenant, reason) -> events accepted unverified in warn mode
+    auth_warned: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def events(self) -> int:
@@ -62,10 +67,15 @@ def encode_chunks(records: list, limit: int = MESSAGE_LIMIT) -> Iterator[bytes]:
     yield from encode_chunks(records[half:], limit)
 
 
-def process_batch(batch: Iterable[tuple[int, int, bytes | None]], *, now_ms: int,
+#: one input message: (partition, offset, key, value, deskpulse-auth header or None)
+Message = tuple[int, int, bytes | None, bytes | None, bytes | None]
+
+
+def process_batch(batch: Iterable[Message], *, now_ms: int,
                   seen: PartitionedSeenIndex, policies: PolicySet,
-                  limit: int = MESSAGE_LIMIT) -> BatchResult:
-    """Process ``(partition, offset, raw)`` messages in order; nothing is sent here."""
+                  auth: DeviceAuth | None = None, limit: int = MESSAGE_LIMIT) -> BatchResult:
+    """Process ``(partition, offset, key, value, auth header)`` messages in order; nothing is
+    sent here. ``auth`` None: no device authentication."""
     outputs: dict[tuple[str, int], list] = {}
     tally = Tally()
     outcomes = tally.outcomes
@@ -78,10 +88,10 @@ def process_batch(batch: Iterable[tuple[int, int, bytes | None]], *, now_ms: int
             found = outputs[key] = []
         return found
 
-    for partition, offset, raw in batch:
+    for partition, offset, key, raw, auth_header in batch:
         next_offsets[partition] = offset + 1
-        outcome = process(raw or b"", now_ms=now_ms, seen=seen, partition=partition,
-                          offset=offset, policies=policies)
+        outcome = process(raw or b"", key=key, now_ms=now_ms, seen=seen, partition=partition,
+                          offset=offset, policies=policies, auth=auth, auth_header=auth_header)
         if type(outcome) is Accepted:
             outcomes["accepted"] += 1
             out(topics.SPANS, partition).extend(outcome.spans)
@@ -98,6 +108,8 @@ def process_batch(batch: Iterable[tuple[int, int, bytes | None]], *, now_ms: int
         elif type(outcome) is Dropped:
             outcomes[f"dropped_{outcome.reason}"] += 1
 
+    if auth is not None:
+        tally.auth_results, tally.auth_warned = auth.drain()
     messages = [(topics.STREAMS_SEEN, partition, value) for partition, entries in seen.drain()
                 for value in encode_chunks(entries, limit)]
     for (topic, partition), records in outputs.items():

@@ -1,7 +1,14 @@
 """The pure core of the stream worker: one raw message in, what to emit out.
 
-No Kafka, Faust or ClickHouse here; the Faust agents in :mod:`streams.app` call
-:func:`process` and send what it returns.
+No Kafka, Faust or ClickHouse here; the batch loop (:mod:`streams.ingest`, through
+:mod:`streams.batch`) calls :func:`process` and sends what it returns.
+
+Attribution: an event is stored as the person and computer its payload names only
+when the message key agrees with it (``<tenant>/<user>``, else ``key_mismatch``)
+and, unless the tenant's device authentication is off, when its signature verifies
+for that computer (:mod:`streams.auth`). An event's identity is
+``(tenant, user, host, event_id)``: the same ``event_id`` from another person or
+computer is another event, never a duplicate of the first.
 """
 
 from __future__ import annotations
@@ -13,13 +20,14 @@ from schemas.activity import LATE_HORIZON_MS, ActivityEvent
 from schemas.records import DeadLetter, RollupRecord, SpanRecord, payload_text
 from schemas.topics import ACTIVITY
 from schemas.validate import Invalid, decode, validate_event
+from streams.auth import DeviceAuth
 from streams.categories import UNCATEGORIZED, Label
 from streams.minutes import split_minutes
 from streams.policy import PolicySet
 
 
 class SeenIndex(Protocol):
-    """Remembers which ``(tenant, event_id)`` were processed, within the horizon."""
+    """Remembers which events (:func:`seen_key`) were processed, within the horizon."""
 
     def add_if_absent(self, key: str, partition: int, offset: int, expires_ms: int) -> bool:
         """Record ``key``; True if the event must be processed.
@@ -60,8 +68,25 @@ Outcome = Accepted | Rejected | Duplicate | Dropped
 EMPTY_POLICIES = PolicySet()
 
 
-def seen_key(tenant: str, event_id: str) -> str:
-    return f"{tenant}\x1f{event_id}"
+def seen_key(tenant: str, user: str, host: str, event_id: str) -> str:
+    """The identity of an event: its ``event_id`` within its person and computer."""
+    return f"{tenant}\x1f{user}\x1f{host}\x1f{event_id}"
+
+
+def key_problem(key: bytes | None, event: ActivityEvent) -> Invalid | None:
+    """Why the message key does not name the event's tenant and user, if it does not.
+
+    A message without a key is refused too: the key decides the partition, and a
+    person's events must all reach the one partition whose dedup index knows them
+    (the collector always sets it).
+    """
+    if key is None:
+        return Invalid("key_mismatch", "the message has no key; expected "
+                                       f"{event.tenant}/{event.user}"[:300], "key")
+    if key != f"{event.tenant}/{event.user}".encode():
+        return Invalid("key_mismatch", f"message key {key[:100]!r} does not name the event's "
+                                       f"tenant/user {event.tenant}/{event.user}"[:400], "key")
+    return None
 
 
 def _best_effort_subject(obj: object) -> tuple[str, str, str]:
@@ -115,12 +140,16 @@ def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None,
     return Accepted(spans, rollup, clipped_ms=clipped)
 
 
-def process(raw: bytes, *, now_ms: int, seen: SeenIndex, partition: int, offset: int,
-            policies: PolicySet = EMPTY_POLICIES) -> Outcome:
-    """Do-not-track, validate, deduplicate, clip to working hours, label, split into minutes.
+def process(raw: bytes, *, key: bytes | None, now_ms: int, seen: SeenIndex, partition: int,
+            offset: int, policies: PolicySet = EMPTY_POLICIES, auth: DeviceAuth | None = None,
+            auth_header: bytes | None = None) -> Outcome:
+    """Do-not-track, validate, check key and signature, deduplicate, clip to working hours,
+    label, split into minutes.
 
     Do-not-track comes first, before validation: nothing of a listed subject
-    reaches any output, dead letters included.
+    reaches any output, dead letters included. The key and the signature are checked
+    before deduplication, so a refused message leaves no dedup state behind.
+    ``auth`` None: no device authentication (as mode ``off``).
     """
     obj = decode(raw)
     if isinstance(obj, Invalid):
@@ -132,7 +161,14 @@ def process(raw: bytes, *, now_ms: int, seen: SeenIndex, partition: int, offset:
     checked = validate_event(obj, now_ms)
     if isinstance(checked, Invalid):
         return reject(raw, checked, obj=obj, now_ms=now_ms, partition=partition, offset=offset)
-    if not seen.add_if_absent(seen_key(checked.tenant, checked.event_id), partition, offset,
+    problem = None if key == checked.key else key_problem(key, checked)
+    if problem is None and auth is not None:
+        problem = auth.check(policies.devices, checked.tenant, checked.host, checked.user,
+                             key or b"", raw, auth_header)
+    if problem is not None:
+        return reject(raw, problem, obj=obj, now_ms=now_ms, partition=partition, offset=offset)
+    if not seen.add_if_absent(seen_key(checked.tenant, checked.user, checked.host,
+                                       checked.event_id), partition, offset,
                               checked.end_ms + LATE_HORIZON_MS):
         return Duplicate(checked.event_id)
     schedule = policies.schedule_for(checked.tenant, checked.user)

@@ -14,6 +14,10 @@ processing switched off, whereas this loop runs the same core at the rate the
 core itself allows. Faust still hosts the worker (lifecycle, signals, the web
 endpoints) in :mod:`streams.app`.
 
+Each message is handed to the core with its key and its ``deskpulse-auth`` header
+(device authentication, :mod:`streams.auth`); events a tenant in ``warn`` mode
+accepted unverified are summed up in the log at most once a minute.
+
 Partition ownership follows the consumer group: on assignment the partition's
 dedup log is read to its end before any of its events is processed; on
 revocation the partition's index is forgotten (everything of it was already
@@ -25,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +38,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from deskpulse.errors import BrokerUnavailable
 from deskpulse.settings import KafkaSettings
 from schemas import topics
+from schemas.auth import HEADER
+from streams.auth import DeviceAuth
 from streams.batch import process_batch
 from streams.metrics import StreamMetrics
 from streams.policy_io import PolicyFollower
@@ -41,6 +48,7 @@ from streams.seen import PartitionedSeenIndex, read_seen_log
 logger = logging.getLogger(__name__)
 
 EXPIRE_EVERY_S = 3600.0
+WARN_SUMMARY_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,12 @@ class ActivityIngest:
 
     def __init__(self, kafka: KafkaSettings, follower: PolicyFollower, metrics: StreamMetrics,
                  settings: IngestSettings | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 auth: DeviceAuth | None = None) -> None:
         self.settings = settings or IngestSettings()
+        self.auth = auth
+        self._warned: Counter[tuple[str, str]] = Counter()
+        self._warned_logged = time.monotonic() - WARN_SUMMARY_EVERY_S  # the first at once
         self._kafka = kafka
         self._follower = follower
         self._metrics = metrics
@@ -150,11 +162,18 @@ class ActivityIngest:
             if msg.error():
                 logger.warning("consumer error: %s", msg.error())
                 continue
-            batch.append((msg.partition(), msg.offset(), msg.value()))
+            headers = msg.headers()
+            signed = None
+            if headers:
+                for name, value in headers:
+                    if name == HEADER:
+                        signed = value
+                        break
+            batch.append((msg.partition(), msg.offset(), msg.key(), msg.value(), signed))
         if not batch:
             return
         result = process_batch(batch, now_ms=int(self._clock() * 1000), seen=self.seen,
-                               policies=self._follower.policies)
+                               policies=self._follower.policies, auth=self.auth)
         if not self._write(producer, result.messages):
             return  # stopping: nothing committed, the batch will be read again
         offsets = [TopicPartition(topics.ACTIVITY, p, o) for p, o in result.next_offsets.items()]
@@ -165,6 +184,18 @@ class ActivityIngest:
             logger.warning("offset commit failed (outputs already written): %s", exc)
         self._metrics.add(result.tally)
         self.dedup_keys = len(self.seen)
+        if result.tally.auth_warned:
+            self._warned.update(result.tally.auth_warned)
+        if self._warned and time.monotonic() - self._warned_logged >= WARN_SUMMARY_EVERY_S:
+            self._log_warned()
+
+    def _log_warned(self) -> None:
+        summary = ", ".join(f"tenant {tenant}: {n} {reason}"
+                            for (tenant, reason), n in self._warned.most_common(10))
+        logger.warning("device authentication in warn mode: %d events accepted that enforce "
+                       "would refuse (%s)", sum(self._warned.values()), summary)
+        self._warned.clear()
+        self._warned_logged = time.monotonic()
 
     def _write(self, producer: Producer, messages: list[tuple[str, int, bytes]]) -> bool:
         """Send and wait for every ack, retrying the whole set with back-off; False if stopped."""

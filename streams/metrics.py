@@ -25,8 +25,14 @@ class StreamMetrics:
         self.clipped_events = Counter("deskpulse_stream_clipped_events",
                                       "Events shortened by working-hour schedules",
                                       registry=self.registry)
+        self.device_auth = Counter(
+            "deskpulse_stream_device_auth",
+            "Device authentication of activity messages, per tenant mode (enforce, warn) and "
+            "result (verified, or why not: with warn the event was accepted anyway)",
+            ["mode", "result"], registry=self.registry)
         self.totals = {"events_in": 0, "accepted": 0, "duplicates": 0, "deadlettered": 0,
-                       "dropped_dnt": 0, "dropped_out_of_hours": 0, "clipped": 0}
+                       "dropped_dnt": 0, "dropped_out_of_hours": 0, "clipped": 0,
+                       "auth_verified": 0, "auth_warned": 0}
 
     def add(self, tally: Tally) -> None:
         """Count one processed batch (called by the ingest thread; counters are thread-safe)."""
@@ -38,6 +44,12 @@ class StreamMetrics:
             self.outcomes.labels(outcome).inc(n)
         for reason, n in tally.deadletter_reasons.items():
             self.deadletters.labels(reason).inc(n)
+        for (mode, result), n in tally.auth_results.items():
+            self.device_auth.labels(mode, result).inc(n)
+            if result == "verified":
+                t["auth_verified"] += n
+            elif mode == "warn":
+                t["auth_warned"] += n
         if tally.clipped_events:
             t["clipped"] += tally.clipped_events
             self.clipped_events.inc(tally.clipped_events)

@@ -25,6 +25,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from deskpulse.errors import PolicyError
+from streams.auth import DevicePolicy
 from streams.categories import RuleBook
 from streams.category_defaults import DEFAULT_RULES
 
@@ -295,6 +296,8 @@ class PolicySet:
     schedules: dict[str, Schedule] = field(default_factory=dict)
     #: productivity categories: the shipped defaults plus every tenant's rules and teams
     categories: RuleBook = field(default_factory=lambda: RuleBook(DEFAULT_RULES))
+    #: device authentication: per-tenant modes and revoked credentials
+    devices: DevicePolicy = field(default_factory=DevicePolicy)
 
     def apply_dnt(self, key: str, record: dict | None) -> None:
         if record is None:

@@ -1,12 +1,11 @@
 """Policy topics: publishing records, and following them into a :class:`PolicySet`.
 
-The compacted topics ``deskpulse.policy.dnt``, ``deskpulse.policy.schedule`` and
-``deskpulse.policy.category`` are the source of truth. Every stream worker runs a
-:class:`PolicyFollower`: a consumer outside any group that reads the topics from the
-beginning and keeps
-reading, so every worker knows every policy (a global table), across restarts
-and rebalances. A worker processes no event before its follower has caught up
-with the topics as they were when it started.
+The compacted topics ``deskpulse.policy.dnt``, ``deskpulse.policy.schedule``,
+``deskpulse.policy.category`` and ``deskpulse.policy.device`` are the source of truth.
+Every stream worker runs a :class:`PolicyFollower`: a consumer outside any group that
+reads the topics from the beginning and keeps reading, so every worker knows every
+policy (a global table), across restarts and rebalances. A worker processes no event
+before its follower has caught up with the topics as they were when it started.
 """
 
 from __future__ import annotations
@@ -27,7 +26,8 @@ from streams.policy import PolicySet
 
 logger = logging.getLogger(__name__)
 
-POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE, topics.POLICY_CATEGORY)
+POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE, topics.POLICY_CATEGORY,
+                 topics.POLICY_DEVICE)
 
 
 def publish_policy(kafka: KafkaSettings, topic: str, key: str, record: dict | None,
@@ -119,6 +119,8 @@ class PolicyFollower:
                 self.policies.apply_dnt(key, record)
             elif topic == topics.POLICY_CATEGORY:
                 self.policies.categories.apply(key, record)
+            elif topic == topics.POLICY_DEVICE:
+                self.policies.devices.apply(key, record)
             else:
                 self.policies.apply_schedule(key, record)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, PolicyError) as exc:

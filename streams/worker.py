@@ -9,9 +9,11 @@ from pathlib import Path
 
 import faust
 
+from deskpulse.errors import DeskpulseError
 from deskpulse.procs import exit_when_orphaned
 from deskpulse.settings import kafka_extra_from_env
 from streams.app import WorkerSettings, create_app
+from streams.auth import MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +28,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--loglevel", default="warning")
     parser.add_argument("--standalone", action="store_true",
                         help="keep running when the parent process exits")
+    parser.add_argument("--device-auth", choices=MODES, default=None,
+                        help="device authentication of tenants without a mode of their own "
+                             "(deskpulse device mode); default: enforce when a device secret "
+                             "is given, else warn")
+    parser.add_argument("--device-secret-file", type=Path, default=None,
+                        help="the deployment secret (mode 0600); or the environment: "
+                             "DESKPULSE_DEVICE_SECRET_FILE, DESKPULSE_DEVICE_SECRET")
     return parser
+
+
+def device_settings(args: argparse.Namespace) -> tuple[str, bytes | None]:
+    """The default mode and the deployment secret (a tenant's secret is refused here)."""
+    from deskpulse.devices import load_secret
+    from schemas.auth import CredentialError
+    secret = load_secret(args.device_secret_file)
+    if secret is not None and secret.tenant is not None:
+        raise CredentialError("the stream worker needs the deployment secret "
+                              "(deskpulse-root-v1), not the secret of one tenant")
+    mode = args.device_auth or ("enforce" if secret is not None else "warn")
+    if mode == "enforce" and secret is None:
+        raise CredentialError("--device-auth enforce needs the deployment secret",
+                              hint="set --device-secret-file or DESKPULSE_DEVICE_SECRET_FILE")
+    return mode, None if secret is None else secret.secret
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,9 +62,14 @@ def main(argv: list[str] | None = None) -> None:
         # Faust and aiokafka format a debug record per message sent; with the root logger
         # left at DEBUG by the worker's set-up that cost ~10 % of the worker's CPU.
         logging.disable(logging.DEBUG)
+    try:
+        mode, secret = device_settings(args)
+    except DeskpulseError as exc:
+        parser.exit(2, f"{type(exc).__name__}: {exc}\n")
     settings = WorkerSettings(bootstrap=args.bootstrap, data_dir=args.data_dir,
                               web_port=args.web_port, web_host=args.web_host, app_id=args.app_id,
-                              kafka_extra=kafka_extra_from_env(os.environ))
+                              kafka_extra=kafka_extra_from_env(os.environ),
+                              device_auth=mode, device_secret=secret)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     logging.getLogger(__name__).info("starting stream worker %s", settings)

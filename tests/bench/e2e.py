@@ -62,7 +62,8 @@ def latency(store: StackStore, bootstrap: str, seconds: float, rate: int = 2000)
     while (elapsed := time.monotonic() - started) < seconds:
         due = int(elapsed * rate)
         while sent < due:
-            _produce(producer, _event("lat", sent, int(time.time() * 1000)), f"k{sent}".encode())
+            _produce(producer, _event("lat", sent, int(time.time() * 1000)),
+                     f"lat/u{sent % 10_000}".encode())
             sent += 1
         producer.poll(0)
         time.sleep(0.002)
@@ -82,7 +83,7 @@ def throughput(store: StackStore, bootstrap: str, count: int) -> dict:
     now = int(time.time() * 1000) - 3_600_000
     started = time.monotonic()
     for i in range(count):
-        _produce(producer, _event("tput", i, now + i), f"k{i}".encode())
+        _produce(producer, _event("tput", i, now + i), f"tput/u{i % 10_000}".encode())
     producer.flush(120)
     done = _wait_stored(store, "tput", count)
     return {"events": count, "seconds": round(done - started, 2),

@@ -93,7 +93,7 @@ class Letters:
     def worker(self, raw: bytes | str) -> None:
         raw = raw.encode() if isinstance(raw, str) else raw
         offset = next(_offsets)
-        out = process(raw, now_ms=now_ms(), seen=PartitionedSeenIndex(), partition=0,
+        out = process(raw, key=None, now_ms=now_ms(), seen=PartitionedSeenIndex(), partition=0,
                       offset=offset)
         assert isinstance(out, Rejected), raw[:80]
         self.records.append(orjson.dumps(out.deadletter))

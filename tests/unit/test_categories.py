@@ -228,7 +228,8 @@ def test_the_worker_core_labels_spans_and_rollups():
                         "host": "h", "user": "u", "app": "firefox",
                         "url": "https://api.github.com/x", "start_ms": now - 60_000,
                         "end_ms": now - 1000})
-    out = process(raw, now_ms=now, seen=PartitionedSeenIndex(), partition=0, offset=0,
+    out = process(raw, key=b"acme/u", now_ms=now, seen=PartitionedSeenIndex(), partition=0,
+                  offset=0,
                   policies=policies)
     assert type(out) is Accepted
     assert {(s["category"], s["productivity"]) for s in out.spans} == \

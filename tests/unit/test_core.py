@@ -7,6 +7,7 @@ from streams.policy import DntEntry, PolicySet, Schedule
 from streams.seen import PartitionedSeenIndex
 
 NOW = 1_795_000_000_000
+ALICE = b"acme/alice"
 
 
 def raw(event_id="e1", **kw):
@@ -20,9 +21,18 @@ def raw(event_id="e1", **kw):
 _offsets = iter(range(10**9))
 
 
+def key_of(payload: bytes) -> bytes:
+    """The key the collector sets: ``tenant/user`` of the payload (acme/alice if unreadable)."""
+    try:
+        ev = orjson.loads(payload)
+        return f"{ev['tenant']}/{ev['user']}".encode()
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return b"acme/alice"
+
+
 def run(payload, seen, offset=None):
     """Each call is another message unless ``offset`` says otherwise."""
-    return process(payload, now_ms=NOW, seen=seen, partition=2,
+    return process(payload, key=key_of(payload), now_ms=NOW, seen=seen, partition=2,
                    offset=next(_offsets) if offset is None else offset)
 
 
@@ -90,10 +100,10 @@ def test_dnt_user_and_host_dropped_even_when_invalid():
     for kind, name in (("user", "alice"), ("host", "pc-1")):
         policies = policies_with_dnt(kind, name, ((NOW - 1000, None),))
         seen = PartitionedSeenIndex()
-        assert process(raw(), now_ms=NOW, seen=seen, partition=0, offset=1,
+        assert process(raw(), key=key_of(raw()), now_ms=NOW, seen=seen, partition=0, offset=1,
                        policies=policies) == Dropped("dnt")
         bad = raw(end_ms=NOW - 100_000)  # invalid: would be a dead letter for anyone else
-        assert process(bad, now_ms=NOW, seen=seen, partition=0, offset=2,
+        assert process(bad, key=key_of(bad), now_ms=NOW, seen=seen, partition=0, offset=2,
                        policies=policies) == Dropped("dnt")
         assert len(seen) == 0, "nothing of a listed subject is remembered"
 
@@ -101,11 +111,11 @@ def test_dnt_user_and_host_dropped_even_when_invalid():
 def test_dnt_late_event_from_a_listed_period_dropped_after_removal():
     policies = policies_with_dnt("user", "alice", ((NOW - 100_000, NOW - 50_000),))
     seen = PartitionedSeenIndex()
-    assert process(raw(), now_ms=NOW, seen=seen, partition=0, offset=1,
+    assert process(raw(), key=key_of(raw()), now_ms=NOW, seen=seen, partition=0, offset=1,
                    policies=policies) == Dropped("dnt")  # event NOW-90s..NOW-10s overlaps
     later = raw("e2", start_ms=NOW - 40_000, end_ms=NOW - 30_000)
-    assert isinstance(process(later, now_ms=NOW, seen=seen, partition=0, offset=2,
-                              policies=policies), Accepted)
+    assert isinstance(process(later, key=key_of(later), now_ms=NOW, seen=seen, partition=0,
+                              offset=2, policies=policies), Accepted)
 
 
 def test_schedule_clips_and_drops_out_of_hours():
@@ -117,17 +127,20 @@ def test_schedule_clips_and_drops_out_of_hours():
     policies.apply_schedule("acme/default", sched.to_record())
     t0 = int(start.timestamp() * 1000)
     seen = PartitionedSeenIndex()
-    out = process(raw("a", start_ms=t0 + 20 * 60_000, end_ms=t0 + 40 * 60_000), now_ms=NOW,
+    out = process(raw("a", start_ms=t0 + 20 * 60_000, end_ms=t0 + 40 * 60_000), key=ALICE,
+                  now_ms=NOW,
                   seen=seen, partition=0, offset=1, policies=policies)
     assert isinstance(out, Accepted)
     assert [(s["start_ms"] - t0, s["end_ms"] - t0) for s in out.spans] == [(1_200_000, 1_800_000)]
     assert sum(ms for _, ms in out.rollup["minutes"]) == 600_000 and out.clipped_ms == 600_000
-    outside = process(raw("b", start_ms=t0 + 31 * 60_000, end_ms=t0 + 40 * 60_000), now_ms=NOW,
+    outside = process(raw("b", start_ms=t0 + 31 * 60_000, end_ms=t0 + 40 * 60_000), key=ALICE,
+                      now_ms=NOW,
                       seen=seen, partition=0, offset=2, policies=policies)
     assert outside == Dropped("out_of_hours")
     own = Schedule.build("UTC", [f"{day} {start.hour:02d}:30-{start.hour:02d}:45"])
     policies.apply_schedule("acme/user:alice", own.to_record())  # the user's own wins
-    mine = process(raw("c", start_ms=t0 + 31 * 60_000, end_ms=t0 + 40 * 60_000), now_ms=NOW,
+    mine = process(raw("c", start_ms=t0 + 31 * 60_000, end_ms=t0 + 40 * 60_000), key=ALICE,
+                   now_ms=NOW,
                    seen=seen, partition=0, offset=3, policies=policies)
     assert isinstance(mine, Accepted) and mine.clipped_ms == 0
 

@@ -220,3 +220,120 @@ def test_ansible_writes_the_secrets_readable_by_the_collectors_group_only(tmp_pa
     assert done.returncode == 0, done.stdout + done.stderr
     assert stat.S_IMODE(dest.stat().st_mode) == 0o640
     assert 's3cret' in dest.read_text()
+
+
+# -- Kafka principals and ACLs -----------------------------------------------------------------
+
+#: (principal, operation, resource type, resource name, pattern type)
+Acl = tuple[str, str, str, str, str]
+COLLECTOR = "deskpulse-collector"
+PIPELINE = "deskpulse-pipeline"
+
+
+def compose_setup() -> tuple[set[Acl], dict[str, tuple[int, bool]]]:
+    """The ACLs and the topics (partitions, compacted) kafka-setup.sh creates."""
+    acls: set[Acl] = set()
+    created: dict[str, tuple[int, bool]] = {}
+    for line in (DEPLOY / "compose" / "kafka-setup.sh").read_text().splitlines():
+        if not line.startswith(("acl ", "topic ")):
+            continue
+        words = shlex.split(line, comments=True)
+        if words[:1] == ["acl"]:
+            principal, rest = words[1].removeprefix("User:"), words[2:]
+            ops = [rest[i + 1] for i, w in enumerate(rest) if w == "--operation"]
+            pattern = "prefix" if "--resource-pattern-type" in rest and \
+                rest[rest.index("--resource-pattern-type") + 1] == "prefixed" else "literal"
+            if "--cluster" in rest:
+                resource = ("cluster", "kafka-cluster", "literal")
+            else:
+                kind = "topic" if "--topic" in rest else "group"
+                resource = (kind, rest[rest.index(f"--{kind}") + 1], pattern)
+            acls |= {(principal, op, *resource) for op in ops}
+        elif words[:1] == ["topic"]:
+            created[words[1]] = (int(words[2]), "cleanup.policy=compact" in words)
+    return acls, created
+
+
+def strimzi() -> list[dict]:
+    path = DEPLOY / "kubernetes" / "examples" / "strimzi-kafka.yaml"
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def strimzi_acls(docs: list[dict]) -> set[Acl]:
+    acls: set[Acl] = set()
+    for user in (d for d in docs if d["kind"] == "KafkaUser"):
+        for rule in user["spec"]["authorization"]["acls"]:
+            res = rule["resource"]
+            resource = ("cluster", "kafka-cluster", "literal") if res["type"] == "cluster" \
+                else (res["type"], res["name"], res.get("patternType", "literal"))
+            acls |= {(user["metadata"]["name"], op, *resource) for op in rule["operations"]}
+    return acls
+
+
+def allowed(acls: set[Acl], principal: str, operation: str, kind: str, name: str) -> bool:
+    return any(p == principal and op in (operation, "All") and k == kind and (
+        n == name if pattern == "literal" else name.startswith(n))
+        for p, op, k, n, pattern in acls)
+
+
+def test_collectors_may_only_write_the_activity_topic_and_the_pipeline_owns_the_rest():
+    from schemas.topics import ALL_TOPICS, COLLECTOR_TOPICS
+    compose_acls, created = compose_setup()
+    for where, acls in (("compose", compose_acls), ("strimzi", strimzi_acls(strimzi()))):
+        assert {a[0] for a in acls} == {COLLECTOR, PIPELINE}, where
+        collector = {a[1:] for a in acls if a[0] == COLLECTOR}
+        assert collector == {("Write", "topic", t, "literal") for t in COLLECTOR_TOPICS} | \
+            {("Describe", "topic", t, "literal") for t in COLLECTOR_TOPICS} | \
+            {("IdempotentWrite", "cluster", "kafka-cluster", "literal")}, where
+        for topic in ALL_TOPICS:
+            may_write = allowed(acls, COLLECTOR, "Write", "topic", topic.name)
+            assert may_write == (topic.name in COLLECTOR_TOPICS), (where, topic.name)
+            assert not allowed(acls, COLLECTOR, "Read", "topic", topic.name), where
+            for op in ("Read", "Write", "Describe"):
+                assert allowed(acls, PIPELINE, op, "topic", topic.name), (where, topic.name, op)
+        for group in ("deskpulse-streams", "deskpulse-sink", "deskpulse-policy-0a1b",
+                      "deskpulse-seen-0a1b"):
+            assert allowed(acls, PIPELINE, "Read", "group", group), (where, group)
+            assert not allowed(acls, COLLECTOR, "Read", "group", group), where
+        assert not any(op == "All" for _, op, *_ in acls), f"{where}: no blanket rights"
+
+    # every pipeline topic exists, compacted where the code expects it
+    assert created == {t.name: (1 if t.single_partition else 12, t.compacted)
+                       for t in ALL_TOPICS}
+    topics = {d["metadata"]["name"]: d["spec"] for d in strimzi() if d["kind"] == "KafkaTopic"}
+    assert set(topics) == {t.name for t in ALL_TOPICS}
+    for t in ALL_TOPICS:
+        assert (topics[t.name].get("config", {}).get("cleanup.policy") == "compact") == \
+            t.compacted, t.name
+        assert (topics[t.name]["partitions"] == 1) == t.single_partition, t.name
+
+
+def test_the_compose_brokers_refuse_what_no_acl_allows_and_the_setup_runs_once():
+    compose = yaml.safe_load(substituted((DEPLOY / "compose" / "docker-compose.yml")
+                                         .read_text()))
+    services = compose["services"]
+    for name in ("kafka-1", "kafka-2", "kafka-3"):
+        env = services[name]["environment"]
+        assert env["KAFKA_AUTHORIZER_CLASS_NAME"] == \
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+        assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+        assert COLLECTOR not in env["KAFKA_SUPER_USERS"] and PIPELINE not in \
+            env["KAFKA_SUPER_USERS"]
+    setup = services["kafka-setup"]
+    assert setup["restart"] == "no" and "./kafka-setup.sh:" in setup["volumes"][0]
+    done = subprocess.run(["bash", "-n", str(DEPLOY / "compose" / "kafka-setup.sh")],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    # the stream workers verify device signatures with the deployment secret
+    args = worker_parser().parse_args([substituted(a) for a in services["streams"]["command"]
+                                       [1:]])
+    assert args.device_auth == "enforce" and "DESKPULSE_DEVICE_SECRET" in \
+        services["streams"]["environment"]
+    docs = [d for f in sorted((DEPLOY / "kubernetes").glob("*.yaml"))
+            for d in yaml.safe_load_all(f.read_text()) if d]
+    streams = next(d for d in docs if d["kind"] == "Deployment"
+                   and d["metadata"]["name"] == "deskpulse-streams")
+    [container] = streams["spec"]["template"]["spec"]["containers"]
+    assert worker_parser().parse_args([substituted(a) for a in container["args"][1:]]
+                                      ).device_auth == "enforce"
+    assert "DESKPULSE_DEVICE_SECRET" in {e["name"] for e in container["env"]}

@@ -80,7 +80,7 @@ def test_encodings_are_what_orjson_and_json_dumps_write(login):
 
 
 def _rejected(raw: bytes):
-    out = process(raw, now_ms=NOW, seen=PartitionedSeenIndex(), partition=0, offset=1)
+    out = process(raw, key=None, now_ms=NOW, seen=PartitionedSeenIndex(), partition=0, offset=1)
     assert isinstance(out, Rejected)
     return out.deadletter
 

@@ -75,3 +75,32 @@ def test_retention_assignments_are_checked():
             parse_assignment(bad)
     assert statement("deadletter", 7) == ("ALTER TABLE deskpulse.deadletter_store MODIFY TTL "
                                           "toDateTime(received_at) + INTERVAL 7 DAY")
+
+
+def test_a_rebuilt_table_is_rendered_as_copy_exchange_and_drop_on_a_cluster():
+    [identity] = [m for m in load_migrations() if m.name == "event_identity"]
+    assert identity.rebuilt_tables() == {"spans_store"}
+    sql = cluster.render(load_migrations(), "prod")
+    steps = [
+        "CREATE TABLE IF NOT EXISTS deskpulse.spans_rekey_catchup_local ON CLUSTER 'prod'",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.spans_rekey_catchup_mv ON CLUSTER",
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/spans_store_v6_local'",
+        "ORDER BY (tenant, user, start, host, event_id)",
+        "ENGINE = Distributed('prod', 'deskpulse', 'spans_store_v6_local', cityHash64(tenant, "
+        "user))",
+        "INSERT INTO deskpulse.spans_store_v6 SELECT * FROM deskpulse.spans_store SETTINGS "
+        "insert_deduplicate = 0, insert_distributed_sync = 1;",
+        "EXCHANGE TABLES deskpulse.spans_store_local AND deskpulse.spans_store_v6_local ON "
+        "CLUSTER 'prod';",
+        "DROP TABLE IF EXISTS deskpulse.spans_store_v6_local ON CLUSTER 'prod' SYNC;",
+        "INSERT INTO deskpulse.spans_store SELECT * FROM deskpulse.spans_rekey_catchup\n"
+        "SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;",
+        "DROP VIEW IF EXISTS deskpulse.spans_rekey_catchup_mv ON CLUSTER 'prod';",
+        "DROP TABLE IF EXISTS deskpulse.spans_rekey_catchup_local ON CLUSTER 'prod' SYNC;",
+    ]
+    at = [sql.index(step) for step in steps]
+    assert at == sorted(at), "in this order"
+    assert "CREATE OR REPLACE TABLE" not in sql
+    with pytest.raises(ValueError, match="no cluster rendering for a rebuild"):
+        cluster.render_statement("CREATE OR REPLACE TABLE deskpulse.a\n(x String)\nENGINE = "
+                                 "MergeTree ORDER BY x\nAS SELECT * FROM deskpulse.b", "prod")

@@ -1,0 +1,216 @@
+"""Device authentication in the stream worker: is this event signed by its own computer? Pure.
+
+The worker holds the deployment secret (:mod:`schemas.auth`) and derives each
+device key from the event's tenant, host and user, so it needs no registry of
+devices. What it does with an event that fails the check depends on the tenant's
+mode:
+
+``enforce``  dead-letter it with the reason (``unsigned``, ``bad_signature``,
+             ``revoked_device``): nothing of it is stored
+``warn``     the transition mode: accept it, but count it (metric
+             ``deskpulse_stream_device_auth_total{mode="warn"}``) and log a summary
+``off``      do not check
+
+The mode of a tenant and the revoked credentials live in the compacted topic
+``deskpulse.policy.device`` (``deskpulse device mode`` / ``revoke`` / ``allow``);
+a tenant without a mode record has the worker's default (``--device-auth``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from deskpulse.errors import PolicyError
+from schemas.auth import device_key, tenant_secret
+from schemas.validate import Invalid
+
+MODES = ("enforce", "warn", "off")
+#: a floor above every generation: the credential is revoked whatever its generation
+REVOKED = 1 << 62
+#: derived device keys kept per worker (a key costs two HMACs to derive again)
+KEY_CACHE = 100_000
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 of ``key`` with its two padded key blocks hashed once: each message then
+    costs two hash copies (RFC 2104; half the time of ``hmac.digest`` on a short message)."""
+    block = key.ljust(64, b"\0")  # a device key is 32 bytes, under SHA-256's 64-byte block
+    return hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
+
+
+def mode_key(tenant: str) -> str:
+    return f"mode/{tenant}"
+
+
+def floor_key(tenant: str, host: str, user: str | None) -> str:
+    """The policy key of a revocation: one host (every user), or one person on a host."""
+    return "floor/" + orjson.dumps([tenant, host, user or ""]).decode()
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise PolicyError(f"device authentication mode must be one of {', '.join(MODES)}, "
+                          f"not {mode!r}")
+    return mode
+
+
+@dataclass
+class DevicePolicy:
+    """Per-tenant modes and revocation floors, updated from ``deskpulse.policy.device``."""
+
+    modes: dict[str, str] = field(default_factory=dict)
+    #: (tenant, host, user or "") -> the lowest generation still accepted
+    floors: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    records: dict[str, dict] = field(default_factory=dict)
+
+    def apply(self, key: str, record: dict | None) -> None:
+        old = self.records.pop(key, None)
+        if old is not None:
+            self._unset(old)
+        if record is None:
+            return
+        if "mode" in record:
+            self.modes[str(record["tenant"])] = check_mode(record["mode"])
+        else:
+            below = record.get("below")
+            floor = REVOKED if below is None else int(below)
+            self.floors[(str(record["tenant"]), str(record["host"]),
+                         str(record.get("user") or ""))] = floor
+        self.records[key] = record
+
+    def _unset(self, record: dict) -> None:
+        if "mode" in record:
+            self.modes.pop(record["tenant"], None)
+        else:
+            self.floors.pop((record["tenant"], record["host"], record.get("user") or ""), None)
+
+    def floor(self, tenant: str, host: str, user: str) -> int:
+        if not self.floors:
+            return 0
+        get = self.floors.get
+        return max(get((tenant, host, ""), 0), get((tenant, host, user), 0))
+
+
+def mode_record(tenant: str, mode: str, at_ms: int) -> dict:
+    return {"tenant": tenant, "mode": check_mode(mode), "at_ms": at_ms}
+
+
+def revocation_record(tenant: str, host: str, user: str | None, below: int | None,
+                      at_ms: int, reason: str = "") -> dict:
+    """Refuse the credentials of ``host`` (of ``user`` on it) with a generation below
+    ``below``; ``None``: every generation."""
+    return {"tenant": tenant, "host": host, "user": user or "", "below": below,
+            "at_ms": at_ms, "reason": reason}
+
+
+class DeviceAuth:
+    """Checks the signature of events; counts what it let through in warn mode."""
+
+    def __init__(self, root: bytes | None, default_mode: str = "enforce") -> None:
+        self._root = root
+        self.default_mode = check_mode(default_mode)
+        self._tenant_keys: dict[str, bytes] = {}
+        #: (tenant, host, user, message key, generation and scope as in the header) -> _derive
+        self._keys: dict[tuple[str, str, str, bytes, bytes, bytes], tuple[int, Any, Any]] = {}
+        #: (mode, reason) -> events refused (enforce) or let through (warn), since the last drain
+        self.results: Counter[tuple[str, str]] = Counter()
+        self._verified = {"enforce": 0, "warn": 0}
+        #: (tenant, reason) -> events accepted unverified in warn mode, since the last drain
+        self.warned: Counter[tuple[str, str]] = Counter()
+
+    @property
+    def has_secret(self) -> bool:
+        return self._root is not None
+
+    def check(self, devices: DevicePolicy, tenant: str, host: str, user: str,
+              key: bytes, value: bytes, header: bytes | None) -> Invalid | None:
+        """None when the event may go on; the reason to dead-letter it otherwise."""
+        modes = devices.modes
+        mode = modes.get(tenant, self.default_mode) if modes else self.default_mode
+        if mode == "off":
+            return None
+        if header is not None:  # the hot path, inline: ~1 us per event, half of it the HMAC
+            parts = header.split(b" ")
+            if len(parts) == 4 and parts[0] == b"v1":
+                entry = self._keys.get((tenant, host, user, key, parts[1], parts[2])) or \
+                    self._derive(tenant, host, user, key, parts[1], parts[2])
+                if entry is not None and (
+                        not devices.floors or entry[0] >= devices.floor(tenant, host, user)):
+                    inner = entry[1].copy()
+                    inner.update(value)
+                    outer = entry[2].copy()
+                    outer.update(inner.digest())
+                    if hmac.compare_digest(outer.hexdigest().encode(), parts[3]):
+                        self._verified[mode] += 1
+                        return None
+        problem = self._problem(devices, tenant, host, user, header)
+        self.results[(mode, problem.reason)] += 1
+        if mode == "warn":
+            self.warned[(tenant, problem.reason)] += 1
+            return None
+        return problem
+
+    def _derive(self, tenant: str, host: str, user: str, key: bytes, generation_text: bytes,
+                scope: bytes) -> tuple[int, Any, Any] | None:
+        """The key of a credential named in a header, cached as (generation, inner hash with
+        the key block and the message key in, outer hash with its block); None for a
+        malformed header, or without the secret."""
+        if self._root is None or scope not in (b"h", b"u") or not generation_text.isdigit() \
+                or len(generation_text) > 7:
+            return None
+        generation = int(generation_text)
+        tkey = self._tenant_keys.get(tenant)
+        if tkey is None:
+            tkey = self._tenant_keys[tenant] = tenant_secret(self._root, tenant)
+        if len(self._keys) >= KEY_CACHE:
+            self._keys.clear()
+        inner, outer = hmac_pads(device_key(tkey, tenant, host, user if scope == b"u" else None,
+                                            generation))
+        inner.update(len(key).to_bytes(4, "big") + key)  # schemas.auth.signed_bytes
+        entry = self._keys[(tenant, host, user, key, generation_text, scope)] = (
+            generation, inner, outer)
+        return entry
+
+    def _problem(self, devices: DevicePolicy, tenant: str, host: str, user: str,
+                 header: bytes | None) -> Invalid:
+        """Why an event that did not verify is refused."""
+        if header is None:
+            return Invalid("unsigned", "no deskpulse-auth header: the message is not signed "
+                                       "by an enrolled computer", "headers")
+        parts = header.split(b" ")
+        if len(parts) != 4 or parts[0] != b"v1" or parts[2] not in (b"h", b"u") or \
+                not parts[1].isdigit() or len(parts[1]) > 7:
+            return Invalid("bad_signature", "the deskpulse-auth header is malformed", "headers")
+        generation = int(parts[1])
+        floor = devices.floor(tenant, host, user)
+        if generation < floor:
+            return Invalid("revoked_device",
+                           "the credential of this computer is revoked" if floor == REVOKED
+                           else f"credential generation {generation} is revoked (the lowest "
+                                f"accepted is {floor})", "headers")
+        if self._root is None:
+            return Invalid("bad_signature", "this worker holds no deployment secret to verify "
+                                            "signatures with", "headers")
+        whose = "this person on this computer" if parts[2] == b"u" else "this computer"
+        return Invalid("bad_signature", f"the signature does not verify for {whose} in "
+                                        f"tenant {tenant!r} (credential generation "
+                                        f"{generation})", "headers")
+
+    def drain(self) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+        """Results ((mode, "verified" or the reason) -> events) and warn-mode acceptances
+        ((tenant, reason) -> events) since the last drain."""
+        results, warned = self.results, self.warned
+        for mode, n in self._verified.items():
+            if n:
+                results[(mode, "verified")] += n
+                self._verified[mode] = 0
+        self.results, self.warned = Counter(), Counter()
+        return results, warned

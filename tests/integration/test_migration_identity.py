@@ -1,0 +1,74 @@
+"""Migration 0006 on a store that holds data: spans keep every row, gain the host in their
+identity, and keep the retention set before (chDB, in a process of its own: one engine per
+process)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent("""
+    import sys, time, orjson
+    from sinks import migrate, retention
+    from sinks.writer import ClientStore, connect
+    store = ClientStore(connect("chdb://" + sys.argv[1]))
+    def rows(sql):
+        return [list(r) for r in store.query(sql)[1]]
+    migrate.applied_versions(store)  # the ledger
+    for m in migrate.load_migrations():  # the store as it was before 0006
+        if m.version < 6:
+            for statement in m.statements():
+                store.command(statement)
+            store.command("INSERT INTO deskpulse.schema_migrations (version, name, checksum) "
+                          f"VALUES ({m.version}, '{m.name}', '{m.checksum}')")
+    now = int(time.time() * 1000)
+    def span(event_id, user, host, app, start):
+        store.command("INSERT INTO deskpulse.spans_in (event_id, tenant, user, host, app, exe, "
+                      "title, url, domain, start_ms, end_ms, idle, category, productivity) "
+                      f"VALUES ('{event_id}', 'acme', '{user}', '{host}', '{app}', '', 't', '', "
+                      f"'', {start}, {start + 5000}, 0, 'work', 'productive')")
+    for i in range(50):
+        span(f"e{i}", f"user{i % 5}", "pc-1", "code", now - 3_600_000 + i * 10_000)
+    store.command(retention.statement("spans", 30))
+    before = rows("SELECT event_id, user, host, app, title, category, start, written_at "
+                  "FROM deskpulse.spans_store FINAL ORDER BY event_id")
+    applied = [m.version for m in migrate.apply(store)]
+    after = rows("SELECT event_id, user, host, app, title, category, start, written_at "
+                 "FROM deskpulse.spans_store FINAL ORDER BY event_id")
+    # the same event_id and start from another computer of the same person: another span
+    span("e0", "user0", "pc-2", "mail", now - 3_600_000)
+    print(orjson.dumps({
+        "applied": applied, "same": before == after, "count": len(after),
+        "key": rows("SELECT sorting_key FROM system.tables WHERE database = 'deskpulse' "
+                    "AND name = 'spans_store'")[0][0],
+        "retention": retention.current(store)["spans"],
+        "leftovers": rows("SELECT name FROM system.tables WHERE database = 'deskpulse' "
+                          "AND name LIKE '%rekey%'"),
+        "e0": rows("SELECT host, app FROM deskpulse.activity_spans WHERE event_id = 'e0' "
+                   "ORDER BY host"),
+        "again": [m.version for m in migrate.apply(store)],
+    }, default=str).decode())
+""")
+
+
+def test_spans_are_rebuilt_with_the_host_in_their_identity_and_keep_every_row(tmp_path):
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "store")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert 6 in result["applied"] and result["again"] == []
+    assert result["same"] and result["count"] == 50, "every row, every column, as it was"
+    assert result["key"] == "tenant, user, start, host, event_id"
+    assert result["retention"] == 30, "the retention set before the upgrade is kept"
+    assert result["leftovers"] == []
+    assert result["e0"] == [["pc-1", "code"], ["pc-2", "mail"]]
