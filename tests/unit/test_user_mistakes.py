@@ -258,5 +258,6 @@ def test_unknown_config_keys_are_named_in_a_warning_and_the_command_goes_on(tmp_
                          "status", says=""), tmp_path)
     assert done.returncode == 3 and "StackNotRunning" in done.stderr, done.stderr
     assert "unknown key tenat is ignored (known: tenant, data_dir" in done.stderr
-    assert "unknown key [kafka] bootstrapp is ignored (known: bootstrap, extra, device_credential)" in done.stderr
+    assert ("unknown key [kafka] bootstrapp is ignored "
+            "(known: bootstrap, extra, device_credential)") in done.stderr
     assert "unknown key x\\x1b[2J is ignored" in done.stderr and "\x1b" not in done.stderr
