@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import os
 import sys
 
 from deskpulse.errors import DeskpulseError
@@ -40,7 +41,7 @@ def release_free_memory() -> None:
 def main() -> int:
     limit_malloc_arenas()  # before any thread starts
     from collector.config import collector_settings
-    from collector.probes import open_window_probe
+    from collector.probes.select import open_session
     from collector.run import run_collector
     from deskpulse.logs import configure_process_logging
     from deskpulse.settings import KafkaSettings, collector_env, load_settings, read_config
@@ -54,9 +55,10 @@ def main() -> int:
             kafka = KafkaSettings(bootstrap=StackInfo.load(settings.data_dir).broker)
         else:
             kafka = settings.kafka
-        probe = open_window_probe()
+        session = open_session(dict(os.environ), csettings.probe, csettings.idle_threshold)
         configure_process_logging("INFO", csettings.log_file)
-        return run_collector(csettings, kafka, probe, after_start=release_free_memory)
+        return run_collector(csettings, kafka, after_start=release_free_memory,
+                             session=session)
     except DeskpulseError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -1,0 +1,75 @@
+"""The real collector on real Wayland compositors, through the real broker into ClickHouse.
+
+sway (wlroots) runs headless as an unprivileged user; the collector runs as the
+test's user inside that session (WAYLAND_DISPLAY + XDG_RUNTIME_DIR), as a separate
+`deskpulse collect` process, and publishes to the embedded stack.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas import topics
+from tests.conftest import wait_for
+from tests.helpers.collector_proc import CollectorProc
+from tests.helpers.wayland import sway_desktop
+from tests.integration.test_privacy_invariants import OUTPUTS, table_text, topic_bytes
+
+pytestmark = pytest.mark.integration
+
+SECRET = "Wl-s3cret-Qv7"
+
+
+def spans(store, user: str) -> list[tuple]:
+    """(app, title, duration ms, idle) of ``user``'s spans in ClickHouse, in order."""
+    return [tuple(r) for r in store.query(
+        "SELECT app, title, toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start), idle "
+        f"FROM deskpulse.activity_spans WHERE user = '{user}' ORDER BY start")[1]]
+
+
+def everything_kept(stack, store, tmp: Path, proc: CollectorProc) -> list[bytes]:
+    """Every table, topic, spool file and log there is, as bytes."""
+    blobs = [t.encode() for t in table_text(store).values()]
+    blobs += [topic_bytes(stack.broker, t) for t in (topics.ACTIVITY, *OUTPUTS)]
+    files = [*(Path(stack.data_dir) / "logs").glob("*.log"), *tmp.glob("spool.db*"),
+             proc.log, tmp / "collector.out", *tmp.glob("*.log")]
+    return blobs + [p.read_bytes() for p in files if p.exists()]
+
+
+def test_sway_focus_switches_idle_and_a_typed_secret(stack, stack_store, tmp_path):
+    with sway_desktop(tmp_path) as desk:
+        desk.open_window("Alpha doc")
+        desk.open_window("Beta sheet")
+        desk.focus("Alpha doc")
+        proc = CollectorProc(tmp_path, desk, stack.broker, user="wl-sway", host="sway-host")
+        proc.start()
+        session = proc.status()["session"]
+        assert session["probe"] == "wlroots" and session["idle"] == "org_kde_kwin_idle"
+        time.sleep(3.0)       # no input: idle after the 2 s threshold
+        desk.type(SECRET)     # input through the virtual keyboard: active again
+        time.sleep(1.5)
+        desk.focus("Beta sheet")
+        desk.type(SECRET)
+        time.sleep(2.5)
+        desk.focus("Alpha doc")
+        time.sleep(2.0)
+        assert proc.stop() == 0
+
+    rows = wait_for(lambda: (r := spans(stack_store, "wl-sway")) and
+                    r[-1][1] == "Alpha doc" and any(t == "Beta sheet" for _, t, _, _ in r)
+                    and r, 120, "the sway spans in ClickHouse", interval=1)
+    assert {app for app, _, _, _ in rows} == {"foot"}
+    titles = [t for _, t, _, _ in rows]
+    assert titles[0] == "Alpha doc" and titles[-1] == "Alpha doc" and "Beta sheet" in titles
+    beta_ms = sum(ms for _, t, ms, _ in rows if t == "Beta sheet")
+    assert 1500 <= beta_ms <= 4500, beta_ms  # ~2.5 s of Beta, give or take polls and typing
+    first_alpha = rows[:titles.index("Beta sheet")]
+    idles = [idle for _, _, _, idle in first_alpha]
+    assert idles[:2] == [False, True], f"idle after 2 s without input: {first_alpha}"
+    assert idles[-1] is False, "typing made the person active again"
+
+    for blob in everything_kept(stack, stack_store, tmp_path, proc):
+        assert SECRET.encode() not in blob and b"s3cret" not in blob
