@@ -112,8 +112,9 @@ def open_session(env: dict[str, str], override: str = "auto",
                                    hint="run the collector inside the desktop session")
         from collector.idle import InputActivity
         from collector.probes.x11 import X11Probe
+        from collector.session.lock import open_away_watch
         return Session(X11Probe(env["DISPLAY"]), InputActivity(), choice,
-                       "input events (pynput, X11)")
+                       "input events (pynput, X11)", away=open_away_watch(env))
     if choice.probe == "wlroots":
         from collector.probes.wlroots import WlrootsProbe
         probe = WlrootsProbe(env, idle_threshold_s=idle_threshold)
@@ -123,7 +124,9 @@ def open_session(env: dict[str, str], override: str = "auto",
                 "this wlroots compositor offers neither ext-idle-notify-v1 nor "
                 "org_kde_kwin_idle, so idle time cannot be known",
                 hint="use a compositor version with ext-idle-notify-v1 (wlroots 0.17+)")
-        return Session(probe, probe.idle, choice, probe.idle_protocol)
+        from collector.session.lock import open_away_watch
+        return Session(probe, probe.idle, choice, probe.idle_protocol,
+                       away=open_away_watch(env))
     if choice.probe == "gnome":
         from collector.probes.gnome import open_gnome
         return open_gnome(env, choice, idle_threshold)
