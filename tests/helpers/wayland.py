@@ -158,3 +158,227 @@ def _sway(tmp: Path, desk: Sway, config: Path) -> Iterator[Sway]:
         for child in desk.windows.values():
             child.stop(timeout=5)
         sway.stop(timeout=10)
+
+
+# -- D-Bus: a private system bus with a logind stand-in, session buses ----------------------
+SYSTEM_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/><allow send_type="signal"/>
+    <allow send_type="method_return"/><allow send_type="error"/>
+    <allow receive_type="method_call"/><allow receive_type="signal"/>
+    <allow receive_type="method_return"/><allow receive_type="error"/>
+  </policy>
+</busconfig>
+"""
+#: the user's session bus, admitting root too (the collector runs as root in these tests)
+SESSION_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <include>/usr/share/dbus-1/session.conf</include>
+  <listen>unix:path={socket}</listen>
+  <policy context="default"><allow user="root"/></policy>
+</busconfig>
+"""
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3-dbusmock lives there
+
+
+def require_dbusmock() -> None:
+    require("dbus-daemon")
+    found = subprocess.run([SYSTEM_PYTHON, "-c", "import dbusmock"], capture_output=True,
+                           timeout=30).returncode == 0 if Path(SYSTEM_PYTHON).exists() else False
+    if not found:
+        message = "python3-dbusmock not installed (.ci/run installs it with apt-get)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class SystemBus:
+    """A private system bus carrying python-dbusmock's logind (and a GDM stand-in)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.env = {"DBUS_SYSTEM_BUS_ADDRESS": address}
+
+    def call(self, name: str, path: str, interface: str, method: str, signature: str = "",
+             body: tuple = ()) -> tuple:
+        from collector.session.dbus import call, connect
+        conn = connect(self.env, "SYSTEM")
+        try:
+            return call(conn, name, path, interface, method, signature or None, body,
+                        timeout=10)
+        finally:
+            conn.close()
+
+    def mock(self, path: str, method: str, signature: str = "", body: tuple = ()) -> tuple:
+        name = "org.gnome.DisplayManager" if "DisplayManager" in path else "org.freedesktop.login1"
+        return self.call(name, path, "org.freedesktop.DBus.Mock", method, signature, body)
+
+    def add_session(self, session_id: str, uid: int, user: str) -> str:
+        return self.mock("/org/freedesktop/login1", "AddSession", "ssusb",
+                         (session_id, "seat0", uid, user, True))[0]
+
+    def set_locked_hint(self, session_id: str, locked: bool) -> None:
+        self.call("org.freedesktop.login1", f"/org/freedesktop/login1/session/{session_id}",
+                  "org.freedesktop.login1.Session", "SetLockedHint", "b", (locked,))
+
+    def prepare_for_sleep(self, sleeping: bool) -> None:
+        self.mock("/org/freedesktop/login1", "EmitSignal", "sssav",
+                  ("org.freedesktop.login1.Manager", "PrepareForSleep", "b",
+                   [("b", sleeping)]))
+
+
+@contextmanager
+def system_bus(tmp: Path, *, gdm: bool = False) -> Iterator[SystemBus]:
+    """dbus-daemon (system type, private socket) + dbusmock's logind template (+ GDM)."""
+    require_dbusmock()
+    where = Path(tempfile.mkdtemp(prefix="deskpulse-sysbus-"))
+    where.chmod(0o755)
+    socket_path = where / "system_bus_socket"
+    conf = where / "system.conf"
+    conf.write_text(SYSTEM_CONF.format(socket=socket_path))
+    daemon = Child("system dbus", ["dbus-daemon", "--nofork", "--config-file", str(conf)],
+                   tmp / "system-dbus.log")
+    children = [daemon]
+    try:
+        def listening() -> bool:
+            assert daemon.alive(), daemon.log_tail()
+            return socket_path.exists()
+        wait_for(listening, 15, "the system bus")
+        socket_path.chmod(0o777)
+        bus = SystemBus(f"unix:path={socket_path}")
+        env = {**os.environ, **bus.env}
+        children.append(Child("logind mock", [SYSTEM_PYTHON, "-m", "dbusmock", "--system",
+                                              "--template", "logind"], tmp / "logind.log",
+                              env=env))
+        if gdm:
+            children.append(Child("gdm mock", [
+                SYSTEM_PYTHON, "-m", "dbusmock", "--system", "org.gnome.DisplayManager",
+                "/org/gnome/DisplayManager/Manager", "org.gnome.DisplayManager.Manager"],
+                tmp / "gdm.log", env=env))
+
+        def answering() -> bool:
+            for child in children:
+                assert child.alive(), f"{child.name}: {child.log_tail()}"
+            try:
+                bus.call("org.freedesktop.login1", "/org/freedesktop/login1",
+                         "org.freedesktop.login1.Manager", "ListSessions")
+                if gdm:  # GNOME Shell makes a lock screen only when GDM is >= 3.5.91
+                    bus.mock("/org/gnome/DisplayManager/Manager", "AddProperty", "ssv",
+                             ("org.gnome.DisplayManager.Manager", "Version", ("s", "43.0")))
+                return True
+            except Exception:  # noqa: BLE001 - not up yet (any D-Bus error): poll again
+                return False
+        wait_for(answering, 30, "the logind stand-in")
+        yield bus
+    finally:
+        for child in reversed(children):
+            child.stop(timeout=5)
+        shutil.rmtree(where, ignore_errors=True)
+
+
+# -- GNOME Shell ---------------------------------------------------------------------------
+FOCUS_UUID = "deskpulse-focus@deskpulse.dev"
+TEST_UUID = "deskpulse-test@deskpulse.dev"
+TEST_EXTENSION = Path(__file__).resolve().parent / "gnome_test_extension"
+
+
+class Gnome(WaylandDesktop):
+    """Headless GNOME Shell with the shipped extension and a test-only driver extension."""
+
+    def session_call(self, name: str, path: str, interface: str, method: str,
+                     signature: str = "", body: tuple = (), timeout: float = 10) -> tuple:
+        from collector.session.dbus import call, connect
+        conn = connect(self.env, "SESSION")
+        try:
+            return call(conn, name, path, interface, method, signature or None, body,
+                        timeout=timeout)
+        finally:
+            conn.close()
+
+    def focused(self) -> tuple:
+        return self.session_call("dev.deskpulse.Focus", "/dev/deskpulse/Focus",
+                                 "dev.deskpulse.Focus1", "Get")
+
+    def open_window(self, title: str) -> None:
+        self.windows[title] = Child(f"foot {title}", self.as_user(["foot", "-T", title]),
+                                    self.tmp / f"foot-{len(self.windows)}.log")
+        wait_for(lambda: self.focused()[0] == title, 20, f"the window {title!r} focused")
+
+    def focus(self, title: str) -> None:
+        (found,) = self.session_call("dev.deskpulse.Test", "/dev/deskpulse/Test",
+                                     "dev.deskpulse.Test1", "Activate", "s", (title,))
+        assert found, f"no window titled {title!r}"
+        wait_for(lambda: self.focused()[0] == title, 10, f"the focus on {title!r}")
+
+    def poke(self) -> None:
+        """Input (a virtual pointer moves): Mutter's idle time starts again."""
+        self.session_call("dev.deskpulse.Test", "/dev/deskpulse/Test", "dev.deskpulse.Test1",
+                          "Poke")
+
+    def lock(self) -> None:
+        """Lock the screen through GNOME's screensaver interface (returns once shown)."""
+        self.session_call("org.gnome.Shell.ScreenShield", "/org/gnome/ScreenSaver",
+                          "org.gnome.ScreenSaver", "Lock", timeout=20)
+
+
+@contextmanager
+def gnome_desktop(tmp: Path, bus: SystemBus) -> Iterator[Gnome]:
+    require("gnome-shell", "foot", "dbus-daemon", "gsettings", "runuser")
+    user = session_user()
+    from collector.probes.gnome import install, shell_major
+    version = subprocess.run(["gnome-shell", "--version"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    major = shell_major(version)
+    if major > 44:
+        pytest.skip(f"the test driver extension is for GNOME Shell 43-44, not {major}")
+    home = Path(user.pw_dir)
+    install(home, major)  # the shipped extension, the way users install it
+    driver = home / ".local/share/gnome-shell/extensions" / TEST_UUID
+    shutil.copytree(TEST_EXTENSION, driver, dirs_exist_ok=True)
+    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home / ".local")],
+                   check=True, timeout=30)
+    with runtime_dir(user) as runtime:
+        conf = runtime / "session.conf"
+        conf.write_text(SESSION_CONF.format(socket=runtime / "bus"))
+        conf.chmod(0o644)
+        desk = Gnome(tmp, user, runtime, "wayland-g", "GNOME")
+        address = f"unix:path={runtime / 'bus'}"
+        desk.user_env.update({"DBUS_SESSION_BUS_ADDRESS": address, **bus.env})
+        desk.env.update({"DBUS_SESSION_BUS_ADDRESS": address, **bus.env})
+        children = [Child("session dbus", desk.as_user(
+            ["dbus-daemon", "--nofork", "--config-file", str(conf)]), tmp / "session-dbus.log")]
+        try:
+            wait_for(lambda: (runtime / "bus").exists(), 15, "the session bus")
+            desk.run("gsettings", "set", "org.gnome.shell", "enabled-extensions",
+                     f"['{FOCUS_UUID}', '{TEST_UUID}']", timeout=30)
+            desk.run("gsettings", "set", "org.gnome.shell", "disable-user-extensions",
+                     "false", timeout=30)
+            shell = Child("gnome-shell", desk.as_user([
+                "gnome-shell", "--headless", "--wayland", "--no-x11", "--virtual-monitor",
+                "1280x800", "--wayland-display=wayland-g"]), tmp / "gnome-shell.log")
+            children.append(shell)
+
+            def up() -> bool:
+                assert shell.alive(), shell.log_tail(30)
+                try:
+                    desk.focused()
+                    desk.session_call("dev.deskpulse.Test", "/dev/deskpulse/Test",
+                                      "org.freedesktop.DBus.Peer", "Ping")
+                    return True
+                except Exception:  # noqa: BLE001 - not up yet: any D-Bus error, poll again
+                    return False
+            wait_for(up, 60, "GNOME Shell with the deskpulse extensions")
+            yield desk
+        finally:
+            for child in desk.windows.values():
+                child.stop(timeout=5)
+            for child in reversed(children):
+                child.stop(timeout=15)

@@ -15,7 +15,7 @@ import pytest
 from schemas import topics
 from tests.conftest import wait_for
 from tests.helpers.collector_proc import CollectorProc
-from tests.helpers.wayland import sway_desktop
+from tests.helpers.wayland import gnome_desktop, sway_desktop, system_bus
 from tests.integration.test_privacy_invariants import OUTPUTS, table_text, topic_bytes
 
 pytestmark = pytest.mark.integration
@@ -73,3 +73,52 @@ def test_sway_focus_switches_idle_and_a_typed_secret(stack, stack_store, tmp_pat
 
     for blob in everything_kept(stack, stack_store, tmp_path, proc):
         assert SECRET.encode() not in blob and b"s3cret" not in blob
+
+
+def span_times(store, user: str) -> list[tuple]:
+    """(title, start ms, end ms, idle) of ``user``'s spans in ClickHouse, in order."""
+    return [tuple(r) for r in store.query(
+        "SELECT title, toUnixTimestamp64Milli(start), toUnixTimestamp64Milli(end), idle "
+        f"FROM deskpulse.activity_spans WHERE user = '{user}' ORDER BY start")[1]]
+
+
+def test_gnome_shell_extension_focus_idle_and_lock(stack, stack_store, tmp_path):
+    with system_bus(tmp_path, gdm=True) as bus, gnome_desktop(tmp_path, bus) as desk:
+        bus.add_session("g1", desk.user.pw_uid, desk.user.pw_name)
+        desk.env["XDG_SESSION_ID"] = "g1"
+        desk.open_window("Gamma doc")
+        desk.open_window("Delta doc")
+        desk.focus("Gamma doc")
+        desk.poke()
+        proc = CollectorProc(tmp_path, desk, stack.broker, user="wl-gnome", host="gnome-host")
+        proc.start()
+        session = proc.status()["session"]
+        assert session["probe"] == "gnome" and session["idle"] == "org.gnome.Mutter.IdleMonitor"
+        assert "logind LockedHint" in session["away"] and "screensaver" in session["away"]
+        time.sleep(3.0)       # no input: idle after the 2 s threshold (Mutter's idle time)
+        desk.poke()           # input: active again
+        time.sleep(1.5)
+        desk.focus("Delta doc")
+        desk.poke()
+        time.sleep(2.0)
+        desk.poke()
+        desk.lock()           # org.gnome.ScreenSaver.Lock: the span ends, nothing while locked
+        locked_ms = int(time.time() * 1000)
+        wait_for(lambda: proc.status()["away"], 10, "the collector to see the lock")
+        time.sleep(2.5)
+        until_ms = int(time.time() * 1000)
+        assert proc.status()["away"] is True
+        assert proc.stop() == 0
+
+    rows = wait_for(lambda: (r := span_times(stack_store, "wl-gnome")) and
+                    any(t == "Delta doc" for t, *_ in r) and r, 120,
+                    "the GNOME spans in ClickHouse", interval=1)
+    assert {app for app, *_ in spans(stack_store, "wl-gnome")} == {"foot"}
+    titles = [t for t, *_ in rows]
+    assert titles[0] == "Gamma doc" and titles[-1] == "Delta doc", rows
+    gamma = rows[:titles.index("Delta doc")]
+    assert [idle for *_, idle in gamma][:2] == [False, True], f"idle from Mutter: {gamma}"
+    assert gamma[-1][3] is False, "input made the person active again"
+    assert all(end <= locked_ms for _, _, end, _ in rows), "the lock ended the span"
+    assert not any(start < until_ms and end > locked_ms for _, start, end, _ in rows), \
+        "locked time is never recorded"
