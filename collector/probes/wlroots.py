@@ -87,7 +87,9 @@ class WlrootsProbe:
     """Foreground window (and, through :attr:`idle`, idle) from a wlroots compositor."""
 
     def __init__(self, env: dict[str, str], idle_threshold_s: float = 180.0,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, toplevels: bool = True) -> None:
+        """``toplevels=False``: only the idle protocol (KWin, whose windows come otherwise)."""
+        self._want_toplevels = toplevels
         self._conn = Connection(env, timeout=timeout)
         self._lock = threading.Lock()
         self._toplevels: dict[int, _Toplevel] = {}
@@ -120,15 +122,18 @@ class WlrootsProbe:
             self._globals[interface] = (name, version)
 
     def _bind(self, idle_threshold_s: float) -> None:
-        if TOPLEVEL_MANAGER not in self._globals:
+        if not self._want_toplevels:
+            pass
+        elif TOPLEVEL_MANAGER not in self._globals:
             raise ProbeUnavailable(
                 "this Wayland compositor does not offer wlr-foreign-toplevel-management "
                 f"(it offers {len(self._globals)} other protocols), so the foreground window "
                 "cannot be read", hint="on GNOME or KDE the collector uses their own probe; "
                 "set collector probe = \"gnome\" or \"kde\" if detection picked the wrong one")
-        name, version = self._globals[TOPLEVEL_MANAGER]
-        self._conn.bind(self._registry, name, TOPLEVEL_MANAGER, min(version, 3),
-                        self._on_manager)
+        else:
+            name, version = self._globals[TOPLEVEL_MANAGER]
+            self._conn.bind(self._registry, name, TOPLEVEL_MANAGER, min(version, 3),
+                            self._on_manager)
         seat = None
         if "wl_seat" in self._globals:
             name, _ = self._globals["wl_seat"]

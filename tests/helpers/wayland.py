@@ -382,3 +382,105 @@ def gnome_desktop(tmp: Path, bus: SystemBus) -> Iterator[Gnome]:
                 child.stop(timeout=5)
             for child in reversed(children):
                 child.stop(timeout=15)
+
+
+# -- KDE (KWin) ----------------------------------------------------------------------------
+GTK_WINDOW = Path(__file__).resolve().parent / "gtkwindow.py"
+ACTIVATE_JS = """var clients = workspace.clientList();
+for (var i = 0; i < clients.length; i++)
+    if (clients[i].caption === %s)
+        workspace.activeClient = clients[i];
+"""
+
+
+class Kwin(WaylandDesktop):
+    """kwin_wayland --virtual; windows are GTK 3 (foot dies on KWin's 0 mm virtual output)."""
+
+    def session_call(self, *args, **kwargs) -> tuple:
+        return Gnome.session_call(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def open_window(self, title: str, app_id: str) -> None:
+        self.windows[title] = Child(
+            f"gtk {title}", self.as_user([SYSTEM_PYTHON, str(self.runtime / "gtkwindow.py"),
+                                          "--title", title, "--app-id", app_id],
+                                         {"GDK_BACKEND": "wayland"}),
+            self.tmp / f"gtk-{len(self.windows)}.log")
+        wait_for(lambda: f"dp-window {title}" in self.captions(), 20, f"the window {title!r}")
+
+    def _script(self, name: str, text: str) -> None:
+        path = self.runtime / f"{name}.js"
+        path.write_text(text)
+        path.chmod(0o644)
+        scripting = ("org.kde.KWin", "/Scripting", "org.kde.kwin.Scripting")
+        self.session_call(*scripting, "unloadScript", "s", (name,))
+        self.session_call(*scripting, "loadScript", "ss", (str(path), name))
+        self.session_call(*scripting, "start")
+
+    def captions(self) -> str:
+        log = self.tmp / "kwin.log"
+        self._script("dp-list", "workspace.clientList().forEach(function (c) "
+                                "{ print('dp-window ' + c.caption); });")
+        time.sleep(0.2)
+        return log.read_text(errors="replace") if log.exists() else ""
+
+    def focus(self, title: str) -> None:
+        self._script("dp-activate", ACTIVATE_JS % json.dumps(title))
+        marker = f"dp-active {title}\n"
+
+        def active() -> bool:
+            log = self.tmp / "kwin.log"
+            before = log.stat().st_size if log.exists() else 0
+            self._script("dp-which", "print('dp-active ' + (workspace.activeClient ? "
+                                     "workspace.activeClient.caption : ''));")
+            time.sleep(0.2)
+            return marker in log.read_text(errors="replace")[before:] if log.exists() else False
+        wait_for(active, 10, f"the focus on {title!r}")
+
+
+@contextmanager
+def kwin_desktop(tmp: Path) -> Iterator[Kwin]:
+    require("kwin_wayland", "dbus-daemon", "runuser")
+    if not Path(SYSTEM_PYTHON).exists() or subprocess.run(
+            [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0')"],
+            capture_output=True, timeout=30).returncode:
+        pytest.skip("no GTK 3 for python3 (python3-gi, gir1.2-gtk-3.0)")
+    user = session_user()
+    with runtime_dir(user) as runtime:
+        # Debian's kwin_wayland carries the file capability cap_sys_resource, which a
+        # container without it in its bounding set refuses to exec (EPERM): a plain copy runs
+        kwin = runtime / "kwin_wayland"
+        shutil.copyfile(shutil.which("kwin_wayland"), kwin)
+        kwin.chmod(0o755)
+        shutil.copyfile(GTK_WINDOW, runtime / "gtkwindow.py")
+        (runtime / "gtkwindow.py").chmod(0o644)
+        conf = runtime / "session.conf"
+        conf.write_text(SESSION_CONF.format(socket=runtime / "bus"))
+        conf.chmod(0o644)
+        desk = Kwin(tmp, user, runtime, "wayland-k", "KDE")
+        address = f"unix:path={runtime / 'bus'}"
+        desk.user_env["DBUS_SESSION_BUS_ADDRESS"] = address
+        desk.env["DBUS_SESSION_BUS_ADDRESS"] = address
+        children = [Child("session dbus", desk.as_user(
+            ["dbus-daemon", "--nofork", "--config-file", str(conf)]), tmp / "session-dbus.log")]
+        try:
+            wait_for(lambda: (runtime / "bus").exists(), 15, "the session bus")
+            shell = Child("kwin", desk.as_user([
+                str(kwin), "--virtual", "--socket", "wayland-k", "--width", "1280", "--height",
+                "800", "--no-lockscreen", "--no-global-shortcuts"]), tmp / "kwin.log")
+            children.append(shell)
+
+            def up() -> bool:
+                assert shell.alive(), shell.log_tail(30)
+                try:
+                    desk.session_call("org.kde.KWin", "/Scripting",
+                                      "org.freedesktop.DBus.Peer", "Ping")
+                    return (runtime / "wayland-k").exists()
+                except Exception:  # noqa: BLE001 - not up yet: any D-Bus error, poll again
+                    return False
+            wait_for(up, 60, "kwin_wayland --virtual")
+            yield desk
+        finally:
+            for child in desk.windows.values():
+                child.stop(timeout=5)
+            for child in reversed(children):
+                child.stop(timeout=15)

@@ -15,7 +15,7 @@ import pytest
 from schemas import topics
 from tests.conftest import wait_for
 from tests.helpers.collector_proc import CollectorProc
-from tests.helpers.wayland import gnome_desktop, sway_desktop, system_bus
+from tests.helpers.wayland import gnome_desktop, kwin_desktop, sway_desktop, system_bus
 from tests.integration.test_privacy_invariants import OUTPUTS, table_text, topic_bytes
 
 pytestmark = pytest.mark.integration
@@ -122,3 +122,29 @@ def test_gnome_shell_extension_focus_idle_and_lock(stack, stack_store, tmp_path)
     assert all(end <= locked_ms for _, _, end, _ in rows), "the lock ended the span"
     assert not any(start < until_ms and end > locked_ms for _, start, end, _ in rows), \
         "locked time is never recorded"
+
+
+def test_kwin_script_reports_the_active_window_and_kwin_idle(stack, stack_store, tmp_path):
+    with kwin_desktop(tmp_path) as desk:
+        desk.open_window("Kappa doc", "kappa")
+        desk.open_window("Lambda doc", "lambda")
+        desk.focus("Kappa doc")
+        proc = CollectorProc(tmp_path, desk, stack.broker, user="wl-kde", host="kde-host")
+        proc.start()
+        session = proc.status()["session"]
+        assert session["probe"] == "kde" and session["idle"] == "ext-idle-notify-v1"
+        time.sleep(1.5)
+        desk.focus("Lambda doc")
+        time.sleep(2.0)
+        desk.focus("Kappa doc")
+        time.sleep(3.5)       # no input at all here: idle after the 2 s threshold
+        assert proc.stop() == 0
+
+    rows = wait_for(lambda: (r := spans(stack_store, "wl-kde")) and
+                    any(t == "Lambda doc" for _, t, _, _ in r) and r[-1][1] == "Kappa doc"
+                    and r, 120, "the KDE spans in ClickHouse", interval=1)
+    assert [(a, t) for a, t, _, _ in rows if t == "Lambda doc"] == [("lambda", "Lambda doc")]
+    assert rows[0][:2] == ("kappa", "Kappa doc")
+    lambda_ms = sum(ms for _, t, ms, _ in rows if t == "Lambda doc")
+    assert 1000 <= lambda_ms <= 4000, lambda_ms
+    assert rows[-1][3] is True, "idle from KWin's ext-idle-notify-v1 after the threshold"
