@@ -137,3 +137,30 @@ def test_activated_state_and_idle_clock():
     assert idle.idle_seconds() == 185.0
     idle.resumed()
     assert idle.idle_seconds() == 0.0
+
+
+def test_gnome_without_the_extension_names_the_exact_fix(tmp_path):
+    """A real (bare) session bus: no extension answers, so the fix is printed."""
+    import shutil
+    import subprocess
+    import time
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon not installed")
+    address = f"unix:path={tmp_path}/bus"
+    daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", f"--address={address}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):  # bounded: 5 s for the bus to listen
+            if (tmp_path / "bus").exists() or daemon.poll() is not None:
+                break
+            time.sleep(0.05)
+        env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "GNOME",
+               "DBUS_SESSION_BUS_ADDRESS": address}
+        line = diagnose(env)
+        assert line == ("no usable probe: the deskpulse GNOME Shell extension is not running "
+                        "in this session (enable the deskpulse GNOME Shell extension: python -m "
+                        "collector.probes.gnome install (installs deskpulse-focus@deskpulse.dev "
+                        "and enables it), then log out and in once)")
+    finally:
+        daemon.terminate()
+        daemon.wait(5)
