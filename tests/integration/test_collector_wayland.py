@@ -137,13 +137,14 @@ def test_kwin_script_reports_the_active_window_and_kwin_idle(stack, stack_store,
         desk.focus("Lambda doc")
         time.sleep(2.0)
         desk.focus("Kappa doc")
-        time.sleep(3.5)       # no input at all here: idle after the 2 s threshold
+        time.sleep(3.5)       # no input at all here: idle 2 s after the collector started
         assert proc.stop() == 0
 
     rows = wait_for(lambda: (r := spans(stack_store, "wl-kde")) and
                     any(t == "Lambda doc" for _, t, _, _ in r) and r[-1][1] == "Kappa doc"
                     and r, 120, "the KDE spans in ClickHouse", interval=1)
-    assert [(a, t) for a, t, _, _ in rows if t == "Lambda doc"] == [("lambda", "Lambda doc")]
+    # (the Lambda stretch may be split where the idle notification arrives: no input here)
+    assert {(a, t) for a, t, _, _ in rows if t == "Lambda doc"} == {("lambda", "Lambda doc")}
     assert rows[0][:2] == ("kappa", "Kappa doc")
     lambda_ms = sum(ms for _, t, ms, _ in rows if t == "Lambda doc")
     assert 1000 <= lambda_ms <= 4000, lambda_ms
