@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from collector.probes import ProbeUnavailable, WindowProbe
+from deskpulse.errors import ConfigError
 
 PROBES = ("auto", "x11", "wlroots", "gnome", "kde")
 
@@ -44,7 +45,7 @@ def choose(env: dict[str, str], override: str = "auto",
            platform: str = sys.platform) -> Choice:
     """The probe for this session (pure: reads only ``env`` and ``override``)."""
     if override not in PROBES:
-        raise ProbeUnavailable(f"collector probe = {override!r} is not a probe",
+        raise ConfigError(f"collector probe = {override!r} is not a probe",
                                hint=f"use one of {', '.join(PROBES)}")
     if platform == "win32":
         return Choice("windows", "Windows", "the platform")

@@ -12,6 +12,7 @@ from collector.probes import ProbeUnavailable
 from collector.probes.select import choose, diagnose, open_session
 from collector.probes.wire import decode_args, encode_message, encode_string
 from collector.probes.wlroots import WlrootsIdle, activated_in
+from deskpulse.errors import ConfigError
 
 LINUX = "linux"
 
@@ -36,7 +37,7 @@ def test_the_setting_overrides_detection_and_is_checked():
     env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "GNOME"}
     assert choose(env, "wlroots", platform=LINUX).probe == "wlroots"
     assert choose(env, "wlroots", platform=LINUX).reason == "set by collector probe"
-    with pytest.raises(ProbeUnavailable, match="'gnom' is not a probe"):
+    with pytest.raises(ConfigError, match="'gnom' is not a probe"):
         choose(env, "gnom", platform=LINUX)
 
 
