@@ -37,6 +37,16 @@ class UrlSource(Protocol):
     def url_for(self, app: str, at_ms: int) -> str: ...
 
 
+class AwaySource(Protocol):
+    """Screen locked or machine asleep (collector.session.lock)."""
+
+    def away(self) -> bool: ...
+
+    def take_cut(self) -> int | None:
+        """When (epoch ms) an away period began that the span builder has not been cut at."""
+        ...
+
+
 @dataclass
 class Counters:
     samples: int = 0
@@ -49,10 +59,12 @@ class Counters:
 class Collector:
     def __init__(self, settings: CollectorSettings, *, probe: WindowProbe, idle: IdleSource,
                  spool: Spool, publisher: Publisher, urls: UrlSource | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, away: AwaySource | None = None,
+                 session: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.policy = settings.privacy()
         self._probe, self._idle, self._urls = probe, idle, urls
+        self._away, self.session = away, dict(session or {})
         self._spool, self._publisher, self._clock = spool, publisher, clock
         self.builder = SpanBuilder(
             Identity(tenant=settings.tenant, host=settings.host, user=settings.user,
@@ -117,6 +129,8 @@ class Collector:
             "samples": self.counters.samples,
             "user": self.settings.user, "host": self.settings.host,
             "tenant": self.settings.tenant,
+            "session": self.session,
+            "away": bool(self._away and self._away.away()),
         }
 
     def metrics_text(self) -> str:
@@ -148,7 +162,11 @@ class Collector:
         """Take one sample and spool whatever spans it closed."""
         now = self._now_ms()
         with self._lock:
-            if self.paused(now):
+            cut = self._away.take_cut() if self._away is not None else None
+            if cut is not None:  # locked or asleep since `cut`: the span ended there
+                self.counters.spooled += self._spool.put(self.builder.flush(min(cut, now)),
+                                                         next_seq=self.builder.next_seq)
+            if self.paused(now) or (self._away is not None and self._away.away()):
                 events = self.builder.flush(now)
             else:
                 sample = self._sample(now)

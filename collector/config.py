@@ -49,6 +49,8 @@ class CollectorSettings:
     browser_origins: tuple[str, ...] = ()
     #: Prometheus text file rewritten every minute (node_exporter's textfile collector)
     metrics_file: Path | None = None
+    #: window probe: auto (from the session), x11, wlroots, gnome or kde
+    probe: str = "auto"
 
     def privacy(self) -> PrivacyPolicy:
         if self.url_mode not in ("full", "path", "host", "none"):

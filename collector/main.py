@@ -59,7 +59,7 @@ def main() -> int:
     limit_malloc_arenas()  # before any thread starts
     os.umask(0o077)  # rotated logs, the spool's side files, anything new: the user's only
     from collector.config import collector_settings
-    from collector.probes import open_window_probe
+    from collector.probes.select import open_session
     from collector.run import run_collector
     from deskpulse.logs import configure_process_logging
     from deskpulse.settings import KafkaSettings, collector_env, load_settings, read_config
@@ -76,11 +76,12 @@ def main() -> int:
         from deskpulse.devices import check_credential
         check_credential(kafka.device_credential, csettings.tenant, csettings.host,
                          csettings.user)
-        probe = open_window_probe()
+        session = open_session(dict(os.environ), csettings.probe, csettings.idle_threshold)
         if csettings.log_file is not None:
             private_log(csettings.log_file)
         configure_process_logging("INFO", csettings.log_file)
-        return run_collector(csettings, kafka, probe, after_start=release_free_memory)
+        return run_collector(csettings, kafka, after_start=release_free_memory,
+                             session=session)
     except DeskpulseError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -18,7 +18,8 @@ from collector.agent import Collector
 from collector.config import CollectorSettings
 from collector.control import ControlLost, ControlServer
 from collector.idle import InputActivity
-from collector.probes import ProbeLost, WindowProbe, open_window_probe
+from collector.probes import ProbeLost, WindowProbe
+from collector.probes.select import Session, open_session
 from collector.publisher import Publisher
 from collector.spool import Spool
 from deskpulse.errors import ConfigError
@@ -45,13 +46,19 @@ def write_atomically(path: Path, text: str) -> None:
 
 def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
                   probe: WindowProbe | None = None,
-                  after_start: Callable[[], None] | None = None) -> int:
+                  after_start: Callable[[], None] | None = None,
+                  session: Session | None = None) -> int:
     """Run until SIGTERM/SIGINT or until the display goes away; returns an exit code.
 
     ``after_start`` runs once started and then about once a minute (memory housekeeping).
     """
-    probe = probe or open_window_probe()
-    idle = InputActivity()
+    if session is None and probe is None:
+        session = open_session(dict(os.environ), settings.probe, settings.idle_threshold)
+    if session is not None:
+        probe, idle = session.probe, session.idle
+    else:
+        idle = InputActivity()
+    assert probe is not None
     idle.start()
     assert settings.spool_path is not None and settings.control_socket is not None
     spool = Spool(settings.spool_path, max_events=settings.spool_max_events)
@@ -72,7 +79,8 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
                                    "here and in the extension") from exc
         browser.start()
     collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=publisher,
-                          urls=reports)
+                          urls=reports, away=session.away if session else None,
+                          session=session.info() if session else None)
     control = ControlServer(settings.control_socket, collector.handle)
     control.start()
     stop = threading.Event()
@@ -106,7 +114,10 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
         if browser is not None:
             browser.stop()
         control.stop()
-        idle.stop()
-        probe.close()
+        if session is not None:
+            session.close()
+        else:
+            idle.stop()
+            probe.close()
         spool.close()
     return code

@@ -19,7 +19,7 @@ from deskpulse import __version__
 from deskpulse.cli_categories import category, recategorize
 from deskpulse.cli_devices import device
 from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
-from deskpulse.errors import ConfigError, StackError
+from deskpulse.errors import ConfigError, StackError, StackNotRunning
 from deskpulse.settings import (
     ENV_BOOTSTRAP,
     ENV_CONFIG,
@@ -444,9 +444,10 @@ def collect(**common: Any) -> None:
     """Run the collector on this desktop, in the foreground, with a rotating log file."""
     import os
 
-    from collector.probes import open_window_probe
+    from collector.probes.select import open_session
     csettings, settings = _collector_settings(common)
-    open_window_probe().close()  # first: no display / Wayland is the likeliest problem
+    # first: no display, a missing GNOME extension... are the likeliest problems
+    open_session(dict(os.environ), csettings.probe, csettings.idle_threshold).close()
     kafka = _kafka(settings)
     click.echo(f"collecting as {csettings.user}@{csettings.host} (tenant {csettings.tenant}); "
                f"broker {kafka.bootstrap}; log {csettings.log_file}; Ctrl-C to stop")
@@ -481,6 +482,10 @@ def _show_collector(state: dict[str, Any]) -> None:
         click.echo("private mode: off (recording)")
     click.echo(f"spool: {state['spooled']} events waiting, {state['dropped']} dropped when full; "
                f"published {state['published']} since start")
+    if state.get("session"):
+        from collector.probes.select import describe
+        click.echo(f"session: {describe(state['session'])}"
+                   + ("; away now (locked or asleep)" if state.get("away") else ""))
 
 
 @collector.command()
@@ -502,8 +507,20 @@ def resume(**common: Any) -> None:
 @collector.command(name="status")
 @_common
 def collector_status(**common: Any) -> None:
-    """Is the collector recording, and how many events wait to be sent?"""
-    _show_collector(_control(common, {"cmd": "status"}))
+    """Is the collector recording, and how many events wait to be sent?
+
+    With no collector running, says which probe this session would get, or why none
+    works and the fix (then exits non-zero).
+    """
+    try:
+        _show_collector(_control(common, {"cmd": "status"}))
+    except StackNotRunning:
+        import os
+
+        from collector.probes.select import diagnose
+        csettings, _ = _collector_settings(common)
+        click.echo(f"here: {diagnose(dict(os.environ), csettings.probe)}", err=True)
+        raise
 
 
 def _subject(user: str | None, host: str | None) -> tuple[str, str]:

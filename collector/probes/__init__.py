@@ -7,7 +7,6 @@ package installs and imports everywhere.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,13 +14,13 @@ from deskpulse.errors import DeskpulseError
 
 
 class ProbeUnavailable(DeskpulseError):
-    """No probe can work in this session (Wayland, no display, missing permission)."""
+    """No probe can work in this session (no display, missing extension or permission)."""
 
     exit_code = 4
 
 
 class ProbeLost(DeskpulseError):
-    """The display went away while running (X server stopped, logout)."""
+    """The display went away while running (X server or compositor stopped, logout)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,23 +43,12 @@ class WindowProbe(Protocol):
 
 
 def open_window_probe(environ: dict[str, str] | None = None) -> WindowProbe:
-    """The probe for this platform, or :class:`ProbeUnavailable` with what to do about it."""
-    env = dict(os.environ if environ is None else environ)
-    if sys.platform.startswith("linux"):
-        if env.get("XDG_SESSION_TYPE") == "wayland" or (env.get("WAYLAND_DISPLAY")
-                                                        and not env.get("DISPLAY")):
-            raise ProbeUnavailable(
-                "this is a Wayland session; deskpulse can read the foreground window only "
-                "on X11", hint="log in with an X11 (Xorg) session to run the collector")
-        if not env.get("DISPLAY"):
-            raise ProbeUnavailable("no X display: DISPLAY is not set",
-                                   hint="run the collector inside the desktop session")
-        from collector.probes.x11 import X11Probe
-        return X11Probe(env["DISPLAY"])
-    if sys.platform == "win32":
-        from collector.probes.windows import WindowsProbe
-        return WindowsProbe()
-    if sys.platform == "darwin":
-        from collector.probes.macos import MacProbe
-        return MacProbe()
-    raise ProbeUnavailable(f"no window probe for platform {sys.platform!r}")
+    """The probe for this session, or :class:`ProbeUnavailable` with what to do about it.
+
+    The choice (X11, wlroots, GNOME, KDE, Windows, macOS) is made by
+    :mod:`collector.probes.select`, which also opens the idle source that goes with it.
+    """
+    from collector.probes.select import open_session
+    session = open_session(dict(os.environ if environ is None else environ))
+    session.idle.stop()
+    return session.probe

@@ -48,10 +48,14 @@ def test_collect_without_a_display_or_on_wayland_exits_cleanly(tmp_path):
            "DESKPULSE_DATA_DIR": str(tmp_path)}
     result = run("collect", env=env)
     assert result.exit_code == 4
-    assert result.output.startswith("ProbeUnavailable: no X display: DISPLAY is not set")
-    result = run("collect", env={**env, "XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "w-0"})
+    assert result.output.startswith("ProbeUnavailable: no graphical session: neither "
+                                    "WAYLAND_DISPLAY nor DISPLAY is set")
+    result = run("collect", env={**env, "XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "w-0",
+                                 "XDG_RUNTIME_DIR": str(tmp_path)})
     assert result.exit_code == 4
-    assert "this is a Wayland session" in result.output and "Traceback" not in result.output
+    assert result.output.startswith("ProbeUnavailable: cannot connect to the Wayland "
+                                    f"compositor at {tmp_path}/w-0")
+    assert "Traceback" not in result.output
 
 
 def test_collector_commands_without_a_running_collector(tmp_path):
@@ -68,3 +72,19 @@ def test_unknown_collector_setting_is_named(tmp_path):
     result = run("collector", "status", "--config", str(cfg))
     assert result.exit_code == 2
     assert "unknown collector setting 'poll_intervall'" in result.output
+
+
+def test_collector_status_without_a_collector_says_what_this_session_would_get(tmp_path):
+    env = {"DESKPULSE_COLLECTOR_CONTROL_SOCKET": str(tmp_path / "none.sock"),
+           "DISPLAY": None, "WAYLAND_DISPLAY": None, "XDG_SESSION_TYPE": None}
+    result = run("collector", "status", env=env)
+    assert result.exit_code == 3 and "no collector is running" in result.output
+    assert ("here: no usable probe: no graphical session: neither WAYLAND_DISPLAY nor DISPLAY "
+            "is set (run the collector inside the desktop session)") in result.output
+    result = run("collector", "status", env={**env, "WAYLAND_DISPLAY": "wayland-7",
+                                             "XDG_RUNTIME_DIR": str(tmp_path),
+                                             "XDG_CURRENT_DESKTOP": "GNOME",
+                                             "DBUS_SESSION_BUS_ADDRESS":
+                                                 f"unix:path={tmp_path}/no-bus"})
+    assert "here: no usable probe: cannot connect to the D-Bus session bus" in result.output
+    assert "Traceback" not in result.output

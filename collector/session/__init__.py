@@ -1,0 +1,1 @@
+"""The desktop session around the collector: screen lock and suspend (away time)."""

@@ -1,0 +1,151 @@
+"""The real collector on real Wayland compositors, through the real broker into ClickHouse.
+
+sway (wlroots) runs headless as an unprivileged user; the collector runs as the
+test's user inside that session (WAYLAND_DISPLAY + XDG_RUNTIME_DIR), as a separate
+`deskpulse collect` process, and publishes to the embedded stack.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas import topics
+from tests.conftest import wait_for
+from tests.helpers.collector_proc import CollectorProc
+from tests.helpers.wayland import gnome_desktop, kwin_desktop, sway_desktop, system_bus
+from tests.integration.test_privacy_invariants import OUTPUTS, table_text, topic_bytes
+
+pytestmark = pytest.mark.integration
+
+SECRET = "Wl-s3cret-Qv7"
+
+
+def spans(store, user: str) -> list[tuple]:
+    """(app, title, duration ms, idle) of ``user``'s spans in ClickHouse, in order."""
+    return [tuple(r) for r in store.query(
+        "SELECT app, title, toUnixTimestamp64Milli(end) - toUnixTimestamp64Milli(start), idle "
+        f"FROM deskpulse.activity_spans WHERE user = '{user}' ORDER BY start")[1]]
+
+
+def everything_kept(stack, store, tmp: Path, proc: CollectorProc) -> list[bytes]:
+    """Every table, topic, spool file and log there is, as bytes."""
+    blobs = [t.encode() for t in table_text(store).values()]
+    blobs += [topic_bytes(stack.broker, t) for t in (topics.ACTIVITY, *OUTPUTS)]
+    files = [*(Path(stack.data_dir) / "logs").glob("*.log"), *tmp.glob("spool.db*"),
+             proc.log, tmp / "collector.out", *tmp.glob("*.log")]
+    return blobs + [p.read_bytes() for p in files if p.exists()]
+
+
+def test_sway_focus_switches_idle_and_a_typed_secret(stack, stack_store, tmp_path):
+    with sway_desktop(tmp_path) as desk:
+        desk.open_window("Alpha doc")
+        desk.open_window("Beta sheet")
+        desk.focus("Alpha doc")
+        proc = CollectorProc(tmp_path, desk, stack.broker, user="wl-sway", host="sway-host")
+        proc.start()
+        session = proc.status()["session"]
+        assert session["probe"] == "wlroots" and session["idle"] == "org_kde_kwin_idle"
+        time.sleep(3.0)       # no input: idle after the 2 s threshold
+        desk.type(SECRET)     # input through the virtual keyboard: active again
+        time.sleep(1.5)
+        desk.focus("Beta sheet")
+        desk.type(SECRET)
+        time.sleep(2.5)
+        desk.focus("Alpha doc")
+        time.sleep(2.0)
+        assert proc.stop() == 0
+
+    rows = wait_for(lambda: (r := spans(stack_store, "wl-sway")) and
+                    r[-1][1] == "Alpha doc" and any(t == "Beta sheet" for _, t, _, _ in r)
+                    and r, 120, "the sway spans in ClickHouse", interval=1)
+    assert {app for app, _, _, _ in rows} == {"foot"}
+    titles = [t for _, t, _, _ in rows]
+    assert titles[0] == "Alpha doc" and titles[-1] == "Alpha doc" and "Beta sheet" in titles
+    beta_ms = sum(ms for _, t, ms, _ in rows if t == "Beta sheet")
+    assert 1500 <= beta_ms <= 4500, beta_ms  # ~2.5 s of Beta, give or take polls and typing
+    first_alpha = rows[:titles.index("Beta sheet")]
+    idles = [idle for _, _, _, idle in first_alpha]
+    assert idles[:2] == [False, True], f"idle after 2 s without input: {first_alpha}"
+    assert idles[-1] is False, "typing made the person active again"
+
+    for blob in everything_kept(stack, stack_store, tmp_path, proc):
+        assert SECRET.encode() not in blob and b"s3cret" not in blob
+
+
+def span_times(store, user: str) -> list[tuple]:
+    """(title, start ms, end ms, idle) of ``user``'s spans in ClickHouse, in order."""
+    return [tuple(r) for r in store.query(
+        "SELECT title, toUnixTimestamp64Milli(start), toUnixTimestamp64Milli(end), idle "
+        f"FROM deskpulse.activity_spans WHERE user = '{user}' ORDER BY start")[1]]
+
+
+def test_gnome_shell_extension_focus_idle_and_lock(stack, stack_store, tmp_path):
+    with system_bus(tmp_path, gdm=True) as bus, gnome_desktop(tmp_path, bus) as desk:
+        bus.add_session("g1", desk.user.pw_uid, desk.user.pw_name)
+        desk.env["XDG_SESSION_ID"] = "g1"
+        desk.open_window("Gamma doc")
+        desk.open_window("Delta doc")
+        desk.focus("Gamma doc")
+        desk.poke()
+        proc = CollectorProc(tmp_path, desk, stack.broker, user="wl-gnome", host="gnome-host")
+        proc.start()
+        session = proc.status()["session"]
+        assert session["probe"] == "gnome" and session["idle"] == "org.gnome.Mutter.IdleMonitor"
+        assert "logind LockedHint" in session["away"] and "screensaver" in session["away"]
+        time.sleep(3.0)       # no input: idle after the 2 s threshold (Mutter's idle time)
+        desk.poke()           # input: active again
+        time.sleep(1.5)
+        desk.focus("Delta doc")
+        desk.poke()
+        time.sleep(2.0)
+        desk.poke()
+        desk.lock()           # org.gnome.ScreenSaver.Lock: the span ends, nothing while locked
+        locked_ms = int(time.time() * 1000)
+        wait_for(lambda: proc.status()["away"], 10, "the collector to see the lock")
+        time.sleep(2.5)
+        until_ms = int(time.time() * 1000)
+        assert proc.status()["away"] is True
+        assert proc.stop() == 0
+
+    rows = wait_for(lambda: (r := span_times(stack_store, "wl-gnome")) and
+                    any(t == "Delta doc" for t, *_ in r) and r, 120,
+                    "the GNOME spans in ClickHouse", interval=1)
+    assert {app for app, *_ in spans(stack_store, "wl-gnome")} == {"foot"}
+    titles = [t for t, *_ in rows]
+    assert titles[0] == "Gamma doc" and titles[-1] == "Delta doc", rows
+    gamma = rows[:titles.index("Delta doc")]
+    assert [idle for *_, idle in gamma][:2] == [False, True], f"idle from Mutter: {gamma}"
+    assert gamma[-1][3] is False, "input made the person active again"
+    assert all(end <= locked_ms for _, _, end, _ in rows), "the lock ended the span"
+    assert not any(start < until_ms and end > locked_ms for _, start, end, _ in rows), \
+        "locked time is never recorded"
+
+
+def test_kwin_script_reports_the_active_window_and_kwin_idle(stack, stack_store, tmp_path):
+    with kwin_desktop(tmp_path) as desk:
+        desk.open_window("Kappa doc", "kappa")
+        desk.open_window("Lambda doc", "lambda")
+        desk.focus("Kappa doc")
+        proc = CollectorProc(tmp_path, desk, stack.broker, user="wl-kde", host="kde-host")
+        proc.start()
+        session = proc.status()["session"]
+        assert session["probe"] == "kde" and session["idle"] == "ext-idle-notify-v1"
+        time.sleep(1.5)
+        desk.focus("Lambda doc")
+        time.sleep(2.0)
+        desk.focus("Kappa doc")
+        time.sleep(3.5)       # no input at all here: idle 2 s after the collector started
+        assert proc.stop() == 0
+
+    rows = wait_for(lambda: (r := spans(stack_store, "wl-kde")) and
+                    any(t == "Lambda doc" for _, t, _, _ in r) and r[-1][1] == "Kappa doc"
+                    and r, 120, "the KDE spans in ClickHouse", interval=1)
+    # (the Lambda stretch may be split where the idle notification arrives: no input here)
+    assert {(a, t) for a, t, _, _ in rows if t == "Lambda doc"} == {("lambda", "Lambda doc")}
+    assert rows[0][:2] == ("kappa", "Kappa doc")
+    lambda_ms = sum(ms for _, t, ms, _ in rows if t == "Lambda doc")
+    assert 1000 <= lambda_ms <= 4000, lambda_ms
+    assert rows[-1][3] is True, "idle from KWin's ext-idle-notify-v1 after the threshold"
