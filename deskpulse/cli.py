@@ -18,6 +18,7 @@ import click
 from deskpulse import __version__
 from deskpulse.cli_categories import category, recategorize
 from deskpulse.cli_devices import device
+from deskpulse.cli_teams import team
 from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
 from deskpulse.errors import ConfigError, StackError, StackNotRunning
 from deskpulse.settings import (
@@ -49,6 +50,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 cli.add_command(category)
 cli.add_command(recategorize)
 cli.add_command(device)
+cli.add_command(team)
 
 
 class _Stop:
@@ -69,14 +71,17 @@ class _Stop:
               help="Broker port on 127.0.0.1 (0 picks a free one).")
 @click.option("--partitions", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Partitions of the data topics.")
-def up(kafka_port: int, partitions: int, **common: Any) -> None:
+@click.option("--max-result-rows", type=click.IntRange(0), default=100_000, show_default=True,
+              help="Rows a query through the stack may return (0: no bound).")
+def up(kafka_port: int, partitions: int, max_result_rows: int, **common: Any) -> None:
     """Run the embedded stack (broker, stream worker, sink, chDB) in the foreground."""
     from deskpulse.stack import EmbeddedStack
     settings = _settings(**common)
     data_dir = usable_dir(settings.data_dir)  # a clear error for a read-only dir or a file
     stop = _Stop()
     stack = EmbeddedStack(data_dir, kafka_port=kafka_port, partitions=partitions,
-                          progress=lambda m: click.echo(f"  {m}"))
+                          progress=lambda m: click.echo(f"  {m}"),
+                          max_result_rows=max_result_rows)
     info = stack.start()
     try:
         click.echo(f"deskpulse ready: broker {info.broker}, store {info.store_url}, "
@@ -126,14 +131,14 @@ def query(sql: str, fmt: str, **common: Any) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget(user: str, yes: bool, **common: Any) -> None:
     """Erase a person's rows from every table (an audit entry records the request)."""
-    from deskpulse.store import open_store
+    from deskpulse.store import open_admin
     from sinks.erase import check_subject
-    from sinks.erase import forget as erase
     settings = _settings(**common)
     check_subject(settings.tenant, user)  # before asking: a blank login names nobody
     if not yes:
         click.confirm(f"Erase every row of {user!r} in tenant {settings.tenant!r}?", abort=True)
-    removed = erase(open_store(settings), settings.tenant, user)
+    removed = open_admin(settings).run("forget", {"tenant": settings.tenant,
+                                                  "user": user})["removed"]
     for table, n in removed.items():
         click.echo(f"{table:20s} {n:>10,} rows removed")
     click.echo(f"{user!r} in tenant {settings.tenant!r}: erased ({sum(removed.values()):,} rows). "
@@ -213,12 +218,11 @@ def db() -> None:
 @_common
 def migrate(**common: Any) -> None:
     """Apply pending migrations (the embedded stack's sink applies them when it starts)."""
-    from deskpulse.store import open_store
-    from sinks import migrate as migrations
-    applied = migrations.apply(open_store(_settings(**common)))
-    for m in applied:
-        click.echo(f"applied {m.version:04d}_{m.name}")
-    click.echo(f"schema up to date ({len(migrations.load_migrations())} migrations)")
+    from deskpulse.store import open_admin
+    done = open_admin(_settings(**common)).run("migrate", {})
+    for name in done["applied"]:
+        click.echo(f"applied {name}")
+    click.echo(f"schema up to date ({done['total']} migrations)")
 
 
 def _write_or_echo(text: str, out: Path | None) -> None:
@@ -259,13 +263,11 @@ def access(cluster: str | None, out: Path | None) -> None:
               help="Change a table's retention, e.g. spans=90 (repeatable).")
 def retention(assignments: tuple[str, ...], **common: Any) -> None:
     """Show (or change) how many days each table keeps."""
-    from deskpulse.store import open_store
+    from deskpulse.store import open_admin
     from sinks import retention as ttl
-    changes = [ttl.parse_assignment(a) for a in assignments]  # all checked before any change
-    store = open_store(_settings(**common))
-    for name, days in changes:
-        store.command(ttl.statement(name, days))
-    for name, days in ttl.current(store).items():
+    changes = dict(ttl.parse_assignment(a) for a in assignments)  # all checked first
+    kept = open_admin(_settings(**common)).run("retention", {"set": changes})["retention"]
+    for name, days in kept.items():
         click.echo(f"{name:12s} {'forever' if days is None else f'{days} days'}")
 
 

@@ -193,8 +193,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str) -> dt.date:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def recategorize(since: dt.date, yes: bool, **common: Any) -> None:
     """Relabel stored spans and rollups since a day with today's rules."""
-    from deskpulse.store import open_store
-    from sinks.recategorize import recategorize as relabel
+    from deskpulse.store import open_admin
     from streams.policy_io import read_policies
     settings = _settings(**common)
     if since > dt.datetime.now(dt.UTC).date():
@@ -202,8 +201,8 @@ def recategorize(since: dt.date, yes: bool, **common: Any) -> None:
     if not yes:
         click.confirm(f"Relabel tenant {settings.tenant!r}'s history since {since} with the "
                       "current rules?", abort=True)
-    matcher = read_policies(_broker(settings)).categories.matcher(settings.tenant)
-    done = relabel(open_store(settings), matcher, settings.tenant, since,
-                   progress=lambda m: click.echo(f"  {m}"))
-    click.echo(f"relabelled {sum(done.rows.values()):,} rows from {done.activities:,} "
+    admin = open_admin(settings, policies=lambda: read_policies(_broker(settings)))
+    done = admin.run("recategorize", {"tenant": settings.tenant, "since": since.isoformat()},
+                     progress=lambda m: click.echo(f"  {m}"))
+    click.echo(f"relabelled {sum(done['rows'].values()):,} rows from {done['activities']:,} "
                f"activities since {since} (totals unchanged)")

@@ -9,6 +9,8 @@
     ├── StackError                  the embedded stack cannot be found or started
     │   └── StackNotRunning         no running stack behind a data dir
     ├── QueryError                  SQL rejected by ClickHouse (message from the engine)
+    │   ├── QueryRefused            SQL the read-only query path does not run
+    │   └── ResultTooLarge          a result above the query path's bound
     └── OperationalError            retryable: a service is unreachable or failing
         ├── BrokerUnavailable       Kafka / tansu cannot be reached
         ├── StoreUnavailable        ClickHouse / chDB cannot be reached or written
@@ -69,6 +71,14 @@ class StackNotRunning(StackError):
 
 class QueryError(DeskpulseError):
     """ClickHouse refused a query; the message is the engine's."""
+
+
+class QueryRefused(QueryError):
+    """SQL the read-only query path does not run (writes, table functions, settings...)."""
+
+
+class ResultTooLarge(QueryError):
+    """A result above the query path's bound (rows or bytes)."""
 
 
 class OperationalError(DeskpulseError):

@@ -2,7 +2,14 @@
 
 ``deskpulse up`` and ``deskpulse demo`` run it. It records how to reach it in
 ``<data dir>/stack.json`` (mode 0600: the query token is in it) so that other
-commands can find it through ``--data-dir`` / ``DESKPULSE_DATA_DIR``.
+commands can find it through ``--data-dir`` / ``DESKPULSE_DATA_DIR``. The admin
+token, which the sink requires for erasure, migrations, retention, relabelling and
+teams, is in ``<data dir>/admin.token`` (0600). Both are new random values at every
+start and reach the sink through its environment, never its command line.
+
+The data dir is private to the user who runs the stack: created 0700, tightened to
+0700 (and its files to 0600) when it already exists with looser modes, refused when
+it belongs to another user.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 import os
 import secrets
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 STACK_FILE = "stack.json"
 LOCK_FILE = "stack.lock"
+ADMIN_TOKEN_FILE = "admin.token"
 HOST = "127.0.0.1"
 
 
@@ -63,12 +72,25 @@ class StackInfo:
         return data_dir / STACK_FILE
 
     def save(self) -> None:
-        path = self.path(Path(self.data_dir))
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2))
-        os.replace(tmp, path)
+        write_private(self.path(Path(self.data_dir)),
+                      orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2))
+
+    def admin_token(self) -> str:
+        """The admin credential of this stack (readable by the stack's user only)."""
+        path = Path(self.data_dir) / ADMIN_TOKEN_FILE
+        try:
+            token = path.read_text().strip()
+        except FileNotFoundError as exc:
+            raise StackError(f"the stack has no admin credential at {path}",
+                             hint="restart it with 'deskpulse up'") from exc
+        except OSError as exc:
+            raise StackError(f"cannot read the admin credential {path}: {exc.strerror}",
+                             hint="admin operations need the account that runs the "
+                                  "stack") from exc
+        if not token:
+            raise StackError(f"the admin credential {path} is empty",
+                             hint="restart the stack with 'deskpulse up'")
+        return token
 
     @classmethod
     def load(cls, data_dir: Path) -> StackInfo:
@@ -85,6 +107,67 @@ class StackInfo:
             raise StackNotRunning(f"the stack recorded in {path} (pid {info.pid}) is not running",
                                   hint="start it again with 'deskpulse up'")
         return info
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically with mode 0600 (also when it existed with another)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+#: what a private data dir's entries are set to: directories 0700, files 0600
+_PRIVATE_DIR, _PRIVATE_FILE = 0o700, 0o600
+
+
+def secure_data_dir(data_dir: Path, note: Callable[[str], None] | None = None) -> None:
+    """Create ``data_dir`` 0700, or make an existing one private; refuse another's.
+
+    Tightens the dir and its direct entries (stack.json, tokens, policies, the store's
+    and the logs' directories) and the log files: group and others lose every right.
+    """
+    try:
+        data_dir.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+        info = data_dir.lstat()
+    except OSError as exc:
+        raise ConfigError(f"cannot create the data dir {data_dir}: {exc.strerror}",
+                          hint="choose another with --data-dir") from exc
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"the data dir {data_dir} is not a directory")
+    if info.st_uid != os.geteuid():
+        raise StackError(f"the data dir {data_dir} belongs to uid {info.st_uid}, not to "
+                         f"you (uid {os.geteuid()}); refusing to keep a store there",
+                         hint="use a data dir of your own with --data-dir")
+    changed = []
+    entries = [data_dir, *_entries(data_dir), *_entries(data_dir / "logs")]
+    for path in entries:
+        try:
+            mode = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode.st_mode) or mode.st_uid != os.geteuid():
+            continue
+        want = _PRIVATE_DIR if stat.S_ISDIR(mode.st_mode) else _PRIVATE_FILE
+        have = stat.S_IMODE(mode.st_mode)
+        if have & 0o077:
+            try:
+                os.chmod(path, have & want)
+            except OSError as exc:
+                raise ConfigError(f"cannot make {path} private: {exc.strerror}") from exc
+            changed.append(f"{path.name} {have:04o}->{have & want:04o}")
+    if changed and note is not None:
+        note(f"made the data dir private: {', '.join(changed)}")
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
 
 
 def tansu_binary() -> str:
@@ -212,9 +295,7 @@ class PolicyMirror:
             topic_records.pop(key, None)
         else:
             topic_records[key] = record
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(self._saved, option=orjson.OPT_INDENT_2))
-        os.replace(tmp, self.path)
+        write_private(self.path, orjson.dumps(self._saved, option=orjson.OPT_INDENT_2))
 
     def stop(self) -> None:
         if self._follower is not None:
@@ -222,11 +303,25 @@ class PolicyMirror:
             self._follower = None
 
 
-def sink_args(bootstrap: str, clickhouse: str, port: int, token: str) -> list[str]:
-    """The embedded sink's command line. ``--token=VALUE`` in one piece: a random token
-    may start with ``-``, which argparse would take for an option (CI met one)."""
-    return ["--bootstrap", bootstrap, "--clickhouse", clickhouse, "--http-port", str(port),
-            f"--token={token}"]
+def sink_args(bootstrap: str, clickhouse: str, port: int) -> list[str]:
+    """The embedded sink's command line (no secret in it: see :func:`sink_env`)."""
+    return ["--bootstrap", bootstrap, "--clickhouse", clickhouse, "--http-port", str(port)]
+
+
+def sink_env(token: str, admin_token: str | None = None,
+             base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The sink's environment: ``base`` (default: this process's) plus its tokens.
+
+    The environment of a process is readable by its own user only (``/proc/PID/environ``
+    is 0400), unlike its command line.
+    """
+    env = dict(os.environ if base is None else base)
+    env["DESKPULSE_QUERY_TOKEN"] = token
+    if admin_token:
+        env["DESKPULSE_ADMIN_TOKEN"] = admin_token
+    else:
+        env.pop("DESKPULSE_ADMIN_TOKEN", None)
+    return env
 
 
 class EmbeddedStack:
@@ -234,9 +329,13 @@ class EmbeddedStack:
 
     def __init__(self, data_dir: Path, *, kafka_port: int = 9092, partitions: int = 4,
                  progress: Callable[[str], None] | None = None,
-                 start_timeout: float = 90.0, device_auth: str = "warn") -> None:
+                 start_timeout: float = 90.0, device_auth: str = "warn",
+                 max_result_rows: int = 100_000) -> None:
         if partitions < 1:
             raise ConfigError("--partitions must be at least 1")
+        if max_result_rows < 0:
+            raise ConfigError("--max-result-rows must be 0 (no bound) or positive")
+        self.max_result_rows = max_result_rows
         #: device authentication of tenants without a mode of their own: the embedded stack
         #: warns (unsigned test and demo producers keep working; deskpulse device mode
         #: enforce --tenant T switches a tenant to refusing them)
@@ -252,7 +351,7 @@ class EmbeddedStack:
         self.mirror = PolicyMirror(self.data_dir)
 
     def _take_lock(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(self.data_dir, self._progress)
         fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -279,7 +378,7 @@ class EmbeddedStack:
         logs = self.data_dir / "logs"
         py = sys.executable
         self._progress(f"starting broker (tansu) on {bootstrap}")
-        self.children.append(start_broker(bootstrap, logs / "broker.log",
+        self.children.append(start_broker(bootstrap, _private_log(logs / "broker.log"),
                                           partitions=self.partitions))
         restored = self.mirror.restore(bootstrap)  # before any worker starts
         if restored:
@@ -288,15 +387,18 @@ class EmbeddedStack:
         from deskpulse.devices import ensure_stack_secret
         device_secret = ensure_stack_secret(self.data_dir)
 
-        token = secrets.token_urlsafe(24)
+        token, admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+        write_private(self.data_dir / ADMIN_TOKEN_FILE, admin_token.encode() + b"\n")
         store_port, web_port = free_port(), free_port()
         # the embedded broker is plaintext on loopback: production TLS/SASL settings in this
         # shell's environment are not meant for it
-        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_KAFKA_PREFIX)}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_KAFKA_PREFIX)
+               and k not in ("DESKPULSE_QUERY_TOKEN", "DESKPULSE_ADMIN_TOKEN")}
         self._progress("starting sink (chDB store)")
         sink = Child("sink", [py, "-m", "sinks.main", *sink_args(
-            bootstrap, f"chdb://{self.data_dir / 'store'}", store_port, token)],
-                     logs / "sink.log", env=env)
+            bootstrap, f"chdb://{self.data_dir / 'store'}", store_port),
+                               "--max-result-rows", str(self.max_result_rows)],
+                     _private_log(logs / "sink.log"), env=sink_env(token, admin_token, env))
         self.children.append(sink)
         self._progress("starting stream worker (Faust)")
         worker = Child("worker", [py, "-m", "streams.worker", "--bootstrap", bootstrap,
@@ -304,7 +406,7 @@ class EmbeddedStack:
                                   "--web-port", str(web_port), "--loglevel", "info",
                                   "--device-auth", self.device_auth,
                                   f"--device-secret-file={device_secret}"],
-                       logs / "streams.log", env=env)
+                       _private_log(logs / "streams.log"), env=env)
         self.children.append(worker)
         store_url = f"http://{HOST}:{store_port}"
         worker_url = f"http://{HOST}:{web_port}"
@@ -330,8 +432,9 @@ class EmbeddedStack:
             code = child.stop(timeout=5 if child.name == "broker" else 20)
             logger.info("%s stopped (exit code %s)", child.name, code)
         self.children.clear()
-        with contextlib.suppress(FileNotFoundError):
-            StackInfo.path(self.data_dir).unlink()
+        for name in (STACK_FILE, ADMIN_TOKEN_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (self.data_dir / name).unlink()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -342,6 +445,14 @@ class EmbeddedStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _private_log(path: Path) -> Path:
+    """``path`` created 0600 (in a 0700 folder) before a child appends to it."""
+    path.parent.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(path, 0o600)
+    return path
 
 
 @dataclass(frozen=True)

@@ -52,17 +52,24 @@ class SinkState:
     batches: int = 0
     poisoned: int = 0
     write_failures: int = 0
-    #: messages not yet read, summed over the assigned partitions (updated every few seconds)
+    #: messages not yet written, summed over the assigned partitions: those not read yet
+    #: plus those read into a batch that is not written yet (updated every few seconds)
     lag: int = 0
+    #: messages read and held in a batch whose write is failing (0 while writes succeed)
+    unwritten: int = 0
     failing_since: float | None = None
     last_error: str = ""
+    #: monotonic time of the last failed write (None: no write has failed)
+    last_error_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         with self.lock:
+            now = time.monotonic()
             return {
                 "ready": self.assigned and self.failing_since is None,
                 "assigned": self.assigned,
+                "writing": self.failing_since is None,
                 "messages": self.messages,
                 "records_written": self.records_written,
                 "bytes_written": self.bytes_written,
@@ -70,9 +77,12 @@ class SinkState:
                 "poisoned": self.poisoned,
                 "write_failures": self.write_failures,
                 "lag": self.lag,
-                "failing_for_s": (round(time.monotonic() - self.failing_since, 1)
-                                  if self.failing_since else 0.0),
+                "unwritten": self.unwritten,
+                "failing_for_s": (round(now - self.failing_since, 1)
+                                  if self.failing_since is not None else 0.0),
                 "last_error": self.last_error,
+                "last_error_age_s": (round(now - self.last_error_at, 1)
+                                     if self.last_error_at is not None else None),
             }
 
 
@@ -86,8 +96,6 @@ class SinkLoop:
                                                        self.settings.session_timeout_ms))
         self._batch = Batch()
         self._lag_checked = 0.0
-        #: (topic, partition) -> the offset this sink last committed there
-        self._committed: dict[tuple[str, int], int] = {}
 
     def run(self, stop: threading.Event) -> None:
         self._consumer.subscribe(list(SINK_TOPICS), on_assign=self._on_assign,
@@ -126,17 +134,22 @@ class SinkLoop:
             self._update_lag()
 
     def _update_lag(self) -> None:
-        """Messages not yet written: high watermark minus what this sink committed.
+        """Messages not yet written: high watermark minus the first unwritten offset.
 
-        (Not minus the read position: messages read into a batch that cannot be written
-        yet are still lag.) Cheap: the high watermarks are those of the last fetches.
+        That is the first offset of the batch being written where the batch holds messages
+        of the partition (read but not written yet is still lag: a sink whose writes fail
+        on a full disk must not report 0), else the read position. Cheap: the high
+        watermarks are those of the last fetches.
         """
         self._lag_checked = time.monotonic()
         lag = 0
         try:
             for tp in self._consumer.position(self._consumer.assignment()):
                 _, high = self._consumer.get_watermark_offsets(tp, cached=True)
-                done = self._committed.get((tp.topic, tp.partition), tp.offset)
+                held = self._batch.ranges.get((tp.topic, tp.partition))
+                done = held[0] if held else tp.offset
+                if held:
+                    high = max(high, held[1] + 1)
                 if high >= 0 and done >= 0:
                     lag += max(0, high - done)
         except KafkaException as exc:
@@ -162,6 +175,7 @@ class SinkLoop:
                 with self.state.lock:
                     self.state.write_failures += 1
                     self.state.last_error = str(exc)
+                    self.state.last_error_at = time.monotonic()
                 if batch.quarantine(int(time.time() * 1000)):
                     logger.warning("dead-lettered %d messages ClickHouse could not take: %s",
                                    batch.poisoned, exc)
@@ -169,6 +183,7 @@ class SinkLoop:
                 with self.state.lock:
                     if self.state.failing_since is None:
                         self.state.failing_since = time.monotonic()
+                    self.state.unwritten = batch.messages
                 logger.warning("write failed, retrying in %.1fs: %s", delay, exc)
                 if not paused:
                     self._consumer.pause(self._consumer.assignment())
@@ -187,6 +202,7 @@ class SinkLoop:
             self._consumer.resume(self._consumer.assignment())
         with self.state.lock:
             self.state.failing_since = None
+            self.state.unwritten = 0
             self.state.messages += batch.messages
             self.state.records_written += batch.records()
             self.state.bytes_written += batch.size
@@ -212,7 +228,6 @@ class SinkLoop:
         offsets = [TopicPartition(t, p, o) for (t, p), o in batch.commit_offsets().items()]
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
-            self._committed.update(batch.commit_offsets())
         except KafkaException as exc:
             # The rows are written; if the commit is lost they are read again and
             # collapse in the store (same keys), so this is safe to log and go on.

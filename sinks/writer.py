@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Protocol
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from deskpulse.errors import QueryError, StoreUnavailable
+from sinks.readonly import QueryLimits, check_statement, engine_error, profile
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ class ClickHouseWriter:
             self._client.raw_insert(table, None, insert_block=body, fmt="JSONEachRow",
                                     settings={**INSERT_SETTINGS,
                                               "insert_deduplication_token": dedup_token})
-        except ClickHouseError as exc:
+        except (ClickHouseError, OSError) as exc:  # OSError: chDB's temporary insert file
             raise StoreUnavailable(f"writing {len(body)} bytes to {table} failed: "
                                    f"{_first_line(exc)}") from exc
 
@@ -60,6 +62,50 @@ def run_query(client: Any, sql: str) -> tuple[list[str], list[list[Any]]]:
     except ClickHouseError as exc:
         raise QueryError(_first_line(exc)) from exc
     return list(result.column_names), [list(r) for r in result.result_rows]
+
+
+#: strings come back as bytes: the JSON encoder replaces invalid UTF-8 (clickhouse-connect
+#: would silently return such a value as its hex digits)
+RAW_STRINGS = {"String": "bytes", "FixedString": "bytes"}
+
+
+class ReadOnlyQueries:
+    """The read-only query path (:mod:`sinks.readonly`) over a clickhouse-connect client.
+
+    ``dsn`` gets a handle of its own: nothing else shares a session with SQL that arrives
+    from other processes (the admin operations and the writer have theirs). After a
+    failed query the handle is replaced: chDB keeps the rest of a result that failed
+    midway (a bound hit after the first block was sent) and hands it to the next query
+    on the same handle, which then fails or reads someone else's rows.
+    """
+
+    def __init__(self, dsn: str, limits: QueryLimits | None = None) -> None:
+        self._dsn = dsn
+        self.limits = limits or QueryLimits()
+        self._settings = profile(self.limits)
+        self._lock = threading.Lock()
+        self._client = connect(dsn)
+
+    def __call__(self, sql: str) -> tuple[list[str], list[list[Any]]]:
+        statement = check_statement(sql)
+        with self._lock:
+            try:
+                result = self._client.query(statement, settings=self._settings,
+                                            query_formats=RAW_STRINGS)
+                return list(result.column_names), [list(r) for r in result.result_rows]
+            except ClickHouseError as exc:
+                self._replace_handle()
+                raise engine_error(_first_line(exc), self.limits) from exc
+            except BaseException:
+                self._replace_handle()
+                raise
+
+    def _replace_handle(self) -> None:
+        try:
+            self._client.close()
+        except Exception as exc:  # noqa: BLE001 - a broken handle may fail to close
+            logger.debug("closing a failed query handle: %s", exc)
+        self._client = connect(self._dsn)
 
 
 class ClientStore:

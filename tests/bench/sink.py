@@ -21,7 +21,7 @@ import orjson
 from confluent_kafka import Producer
 
 from deskpulse.procs import Child, free_port, http_json
-from deskpulse.stack import sink_args, start_broker
+from deskpulse.stack import sink_args, sink_env, start_broker
 from schemas import topics
 from tests.bench.health import clock
 from tests.bench.report import record
@@ -93,7 +93,8 @@ def measure(spans: int, partitions: int = 4) -> dict[str, float]:
             port = free_port()
             token = secrets.token_urlsafe(16)
             sink = Child("sink", [sys.executable, "-m", "sinks.main", *sink_args(
-                bootstrap, f"chdb://{tmp / 'store'}", port, token)], tmp / "sink.log")
+                bootstrap, f"chdb://{tmp / 'store'}", port)], tmp / "sink.log",
+                         env=sink_env(token))
             try:
                 result = _clock(f"http://127.0.0.1:{port}/health", messages, sink)
                 stored = _stored_rows(f"http://127.0.0.1:{port}/query", token)

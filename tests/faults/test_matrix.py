@@ -31,7 +31,7 @@ import pytest
 from collector.spool import Spool
 from deskpulse.faults import ENV as FAULT_ENV
 from deskpulse.procs import Child, free_port, http_json
-from deskpulse.stack import sink_args, start_broker
+from deskpulse.stack import sink_args, sink_env, start_broker
 from tests.conftest import wait_for
 from tests.faults.fleet import duration_ms
 
@@ -65,8 +65,8 @@ class Pipeline:
     def start_sink(self, fault: str | None = None) -> None:
         env = {**os.environ, FAULT_ENV: fault} if fault else None
         self.sink = Child("sink", [sys.executable, "-m", "sinks.main", *sink_args(
-            self.bootstrap, f"chdb://{self.tmp / 'store'}", self.store_port, self.token)],
-                          self.tmp / "sink.log", env=env)
+            self.bootstrap, f"chdb://{self.tmp / 'store'}", self.store_port)],
+                          self.tmp / "sink.log", env=sink_env(self.token, base=env))
 
     def start_collector(self, n: int, rate: float = RATE) -> None:
         self.fleet[n] = Child(f"collector-{n}", [

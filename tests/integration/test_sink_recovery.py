@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 
 from deskpulse.faults import ENV as FAULT_ENV
 from deskpulse.procs import Child, free_port, http_json
+from deskpulse.stack import sink_args, sink_env
 from schemas import topics
 from tests.conftest import wait_for
 
@@ -31,9 +32,9 @@ def rollups(n: int) -> list[bytes]:
 
 def start_sink(tmp_path, bootstrap: str, port: int, token: str, fault: str | None) -> Child:
     env = {**os.environ, FAULT_ENV: fault} if fault else None
-    return Child("sink", [sys.executable, "-m", "sinks.main", "--bootstrap", bootstrap,
-                          "--clickhouse", f"chdb://{tmp_path / 'store'}", "--http-port", str(port),
-                          "--token", token], tmp_path / "sink.log", env=env)
+    return Child("sink", [sys.executable, "-m", "sinks.main", *sink_args(
+        bootstrap, f"chdb://{tmp_path / 'store'}", port)], tmp_path / "sink.log",
+                 env=sink_env(token, base=env))
 
 
 def test_sink_killed_between_write_and_commit_loses_and_doubles_nothing(broker, tmp_path):

@@ -157,10 +157,18 @@ def test_ansible_role_syntax_and_its_config_is_what_the_collector_reads(tmp_path
     assert "dest: /etc/deskpulse/collector.toml" in tasks
 
 
-def test_the_embedded_sink_gets_a_token_that_starts_with_a_dash():
-    from deskpulse.stack import sink_args
-    args = sink_parser().parse_args(sink_args("127.0.0.1:9092", "chdb:///x", 8123, "-Ab_c"))
-    assert args.token == "-Ab_c" and args.http_port == 8123
+def test_the_sink_takes_no_secret_on_its_command_line():
+    from deskpulse.stack import sink_args, sink_env
+    argv = sink_args("127.0.0.1:9092", "chdb:///x", 8123)
+    assert sink_parser().parse_args(argv).http_port == 8123
+    env = sink_env("-Ab_c" + "x" * 16, "admin" * 4, base={})
+    assert env == {"DESKPULSE_QUERY_TOKEN": "-Ab_c" + "x" * 16,
+                   "DESKPULSE_ADMIN_TOKEN": "admin" * 4}
+    assert not any("Ab_c" in a for a in argv)
+    with pytest.raises(SystemExit):
+        sink_parser().parse_args([*argv, "--token=secret"])
+    for path in (DEPLOY / "compose" / "docker-compose.yml", DEPLOY / "kubernetes" / "sink.yaml"):
+        text = path.read_text()
 
 
 def role_task(name_start: str) -> dict:

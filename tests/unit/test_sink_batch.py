@@ -29,10 +29,47 @@ def test_offsets_ranges_commit_positions_and_stable_token():
     assert a.records() == 3 and a.messages == 3 and a.size == 3 * len(rollup())
     [(table, body, token)] = a.writes()
     assert table == "deskpulse.rollups_in" and len(orjson.loads(body)) == 3
-    assert token == b.writes()[0][2], "the same offsets give the same token"
+    assert token == b.writes()[0][2], "the same data gives the same token"
     c = Batch()
     c.add(topics.ROLLUPS, 1, 10, rollup("e1"))
     assert c.writes()[0][2] != token
+
+
+def test_the_token_identifies_the_data_not_the_offsets():
+    """A broker that forgot its topics hands out offset 0 again: new data, same offsets."""
+    before, after, moved = Batch(), Batch(), Batch()
+    before.add(topics.ROLLUPS, 0, 0, rollup("old"))
+    after.add(topics.ROLLUPS, 0, 0, rollup("new"))
+    moved.add(topics.ROLLUPS, 3, 99, rollup("old"))
+    assert before.writes()[0][2] != after.writes()[0][2], "new data at old offsets is new"
+    assert before.writes()[0][2] == moved.writes()[0][2], "the same data read elsewhere is not"
+    spans = Batch()
+    spans.add(topics.SPANS, 0, 0, rollup("old"))
+    assert spans.writes()[0][2] != before.writes()[0][2], "the table is part of the token"
+    split, joined = Batch(), Batch()
+    split.add(topics.ROLLUPS, 0, 0, b"ab")
+    split.add(topics.ROLLUPS, 0, 1, b"c")
+    joined.add(topics.ROLLUPS, 0, 0, b"a")
+    joined.add(topics.ROLLUPS, 0, 1, b"bc")
+    assert split.dedup_token(topics.ROLLUPS) != joined.dedup_token(topics.ROLLUPS)
+
+
+def test_a_batch_quarantined_again_after_a_crash_gets_the_same_tokens():
+    def read() -> Batch:
+        batch = Batch()
+        batch.add(topics.SPANS, 0, 7, b"{broken")
+        batch.add(topics.ROLLUPS, 2, 5, rollup("ok"))
+        return batch
+    first, again, other = read(), read(), Batch()
+    first.quarantine(now_ms=1_000)
+    again.quarantine(now_ms=9_000)  # the re-read batch's dead letters carry another time
+    assert [w[2] for w in first.writes()] == [w[2] for w in again.writes()]
+    assert [w[1] for w in first.writes()] != [w[1] for w in again.writes()]
+    other.add(topics.SPANS, 0, 7, b"{broken too")
+    other.add(topics.ROLLUPS, 2, 5, rollup("ok"))
+    other.quarantine(now_ms=1_000)
+    assert dict((t, k) for t, _, k in other.writes())["deskpulse.deadletter_in"] != \
+        dict((t, k) for t, _, k in first.writes())["deskpulse.deadletter_in"]
 
 
 def test_quarantine_turns_poison_into_dead_letters_and_keeps_the_rest():
