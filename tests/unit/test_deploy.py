@@ -169,6 +169,7 @@ def test_the_sink_takes_no_secret_on_its_command_line():
         sink_parser().parse_args([*argv, "--token=secret"])
     for path in (DEPLOY / "compose" / "docker-compose.yml", DEPLOY / "kubernetes" / "sink.yaml"):
         text = path.read_text()
+        assert "--token" not in text and "--clickhouse=" not in text.split("sinks.main")[1]
 
 
 def role_task(name_start: str) -> dict:
