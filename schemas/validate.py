@@ -8,7 +8,7 @@ Reasons (the ``reason`` column of ``deskpulse.deadletter``):
 ``unknown_schema``  ``schema`` is missing or not ``deskpulse.activity.v1``
 ``missing_field``   a required field is absent (``field`` names it)
 ``wrong_type``      a field has the wrong JSON type
-``empty``           a required string is empty
+``empty``           a required string is empty or only whitespace
 ``too_long``        a string is longer than its limit
 ``bad_format``      a string does not match its pattern (tenant)
 ``negative``        an integer is below its minimum
@@ -124,12 +124,12 @@ def _check(rule: _Rule, value: Any) -> Invalid | None:
         return Invalid("wrong_type", f"{rule.name} must be {_JSON_NAMES[kind]}, "
                                      f"got {_json_type(value)}", rule.name)
     if kind is str:
-        if rule.min_len and not value:
-            return Invalid("empty", f"{rule.name} must not be empty", rule.name)
+        if rule.min_len and not value.strip():
+            return Invalid("empty", f"{rule.name} must not be empty or blank", rule.name)
         if rule.max_len is not None and len(value) > rule.max_len:
             return Invalid("too_long", f"{rule.name} is {len(value)} characters, "
                                        f"at most {rule.max_len} allowed", rule.name)
-        if rule.pattern is not None and not rule.pattern.match(value):
+        if rule.pattern is not None and not rule.pattern.fullmatch(value):
             return Invalid("bad_format", f"{rule.name} must match {rule.pattern.pattern}",
                            rule.name)
     elif kind is int and rule.minimum is not None and value < rule.minimum:
@@ -166,8 +166,8 @@ def validate_event(obj: Any, now_ms: int) -> ActivityEvent | Invalid:
             continue
         if type(value) is not kind or (
                 (max_len is not None and len(value) > max_len)
-                or (min_len and not value)
-                or (pattern is not None and not pattern.match(value))
+                or (min_len and not value.strip())
+                or (pattern is not None and not pattern.fullmatch(value))
                 if kind is str else
                 (minimum is not None and value < minimum)):
             problem = _check(rule, value)

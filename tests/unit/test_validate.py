@@ -45,6 +45,12 @@ CASES = [
     (raw(title="x" * 1025), "too_long", "title"),
     (raw(event_id="e" * 65), "too_long", "event_id"),
     (raw(tenant="acme corp"), "bad_format", "tenant"),
+    # a trailing newline passed the anchored pattern with re.match ("$" matches before it):
+    # "acme\n" was a second tenant that prints like "acme"
+    (raw(tenant="acme\n"), "bad_format", "tenant"),
+    # a blank login names nobody, and forget refuses to erase one
+    (raw(user="   "), "empty", "user"),
+    (raw(host="\t\u3000"), "empty", "host"),
     (raw(seq=-1), "negative", "seq"),
     (raw(start_ms=NOW - 1000, end_ms=NOW - 2000), "end_before_start", "end_ms"),
     (raw(start_ms=NOW - 3_600_001, end_ms=NOW), "span_too_long", "end_ms"),
