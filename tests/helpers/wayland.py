@@ -124,18 +124,27 @@ class Sway(WaylandDesktop):
         wait_for(lambda: any(w.get("name") == title and w.get("focused") for w in self.tree()),
                  10, f"the focus on {title!r}")
 
+    def x_display(self) -> str:
+        """The DISPLAY of sway's XWayland (its socket is the session user's, made at start)."""
+        for sock in Path("/tmp/.X11-unix").glob("X*"):
+            if sock.stat().st_uid == self.user.pw_uid:
+                return f":{sock.name[1:]}"
+        return ""
+
     def type(self, text: str) -> None:
         """Key presses through the virtual-keyboard protocol (wtype)."""
         self.run("wtype", "-d", "20", text, timeout=30)
 
 
 @contextmanager
-def sway_desktop(tmp: Path) -> Iterator[Sway]:
-    require("sway", "swaymsg", "foot", "wtype", "runuser")
+def sway_desktop(tmp: Path, *, xwayland: bool = False) -> Iterator[Sway]:
+    require("sway", "swaymsg", "foot", "wtype", "runuser",
+            *(["Xwayland", "xmessage"] if xwayland else []))
     user = session_user()
     with runtime_dir(user) as runtime:
         config = runtime / "sway.conf"
-        config.write_text("output HEADLESS-1 resolution 1280x800\nxwayland disable\n")
+        config.write_text("output HEADLESS-1 resolution 1280x800\n"
+                          + ("" if xwayland else "xwayland disable\n"))
         config.chmod(0o644)
         with _sway(tmp, Sway(tmp, user, runtime, "wayland-1", "sway"), config) as desk:
             yield desk
