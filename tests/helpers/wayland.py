@@ -1,9 +1,10 @@
 """Real Wayland desktops for tests: headless sway as an unprivileged user, foot windows.
 
-sway refuses to run as root ("Unable to drop root"), so the compositor and its
-clients run as a dedicated unprivileged user (created here if missing) with a
-private ``XDG_RUNTIME_DIR``; the collector runs as the test's user (root) inside
-that session, given its ``WAYLAND_DISPLAY`` and ``XDG_RUNTIME_DIR``.
+sway refuses to run as root ("Unable to drop root"), so when the tests run as root
+the compositor and its clients run as a dedicated unprivileged user (created here if
+missing, through ``runuser``) with a private ``XDG_RUNTIME_DIR``; the collector runs
+as the test's user inside that session, given its ``WAYLAND_DISPLAY`` and
+``XDG_RUNTIME_DIR``. Run unprivileged, the tests start everything as themselves.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ def require(*tools: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    if os.geteuid() != 0:
-        pytest.skip("the compositor runs as another (unprivileged) user: needs root "
-                    "for useradd/runuser")
 
 
 def session_user() -> pwd.struct_passwd:
-    """The unprivileged desktop user (created once: a system account with a home)."""
+    """The unprivileged desktop user: created once when the tests run as root (sway and
+    gnome-shell refuse root), else the test's own user."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid())
     try:
         return pwd.getpwnam(SESSION_USER)
     except KeyError:
@@ -59,7 +60,8 @@ def runtime_dir(user: pwd.struct_passwd) -> Iterator[Path]:
     """
     run = Path(tempfile.mkdtemp(prefix="deskpulse-xdg-"))
     run.chmod(0o700)
-    os.chown(run, user.pw_uid, user.pw_gid)
+    if user.pw_uid != os.geteuid():
+        os.chown(run, user.pw_uid, user.pw_gid)
     try:
         yield run
     finally:
@@ -79,9 +81,12 @@ class WaylandDesktop:
                                      if k not in ("HOME", "USER", "PATH")}}
         self.env.pop("DISPLAY", None)
         self.windows: dict[str, Child] = {}
+        self.compositor: Child | None = None
 
     def as_user(self, argv: list[str], extra: dict[str, str] | None = None) -> list[str]:
         env = [f"{k}={v}" for k, v in {**self.user_env, **(extra or {})}.items()]
+        if self.user.pw_uid == os.geteuid():  # the tests run unprivileged: no user switch
+            return ["env", "-i", *env, *argv]
         return ["runuser", "-u", self.user.pw_name, "--", "env", "-i", *env, *argv]
 
     def run(self, *argv: str, timeout: float = 10) -> str:
@@ -138,7 +143,7 @@ class Sway(WaylandDesktop):
 
 @contextmanager
 def sway_desktop(tmp: Path, *, xwayland: bool = False) -> Iterator[Sway]:
-    require("sway", "swaymsg", "foot", "wtype", "runuser",
+    require("sway", "swaymsg", "foot", "wtype",
             *(["Xwayland", "xmessage"] if xwayland else []))
     user = session_user()
     with runtime_dir(user) as runtime:
@@ -162,6 +167,7 @@ def _sway(tmp: Path, desk: Sway, config: Path) -> Iterator[Sway]:
             return (runtime / "wayland-1").exists() and bool(desk.extra_env())
         wait_for(up, 30, "headless sway")
         time.sleep(0.3)
+        desk.compositor = sway
         yield desk
     finally:
         for child in desk.windows.values():
@@ -340,7 +346,7 @@ class Gnome(WaylandDesktop):
 
 @contextmanager
 def gnome_desktop(tmp: Path, bus: SystemBus) -> Iterator[Gnome]:
-    require("gnome-shell", "foot", "dbus-daemon", "gsettings", "runuser")
+    require("gnome-shell", "foot", "dbus-daemon", "gsettings")
     user = session_user()
     from collector.probes.gnome import install, shell_major
     version = subprocess.run(["gnome-shell", "--version"], capture_output=True, text=True,
@@ -352,8 +358,9 @@ def gnome_desktop(tmp: Path, bus: SystemBus) -> Iterator[Gnome]:
     install(home, major)  # the shipped extension, the way users install it
     driver = home / ".local/share/gnome-shell/extensions" / TEST_UUID
     shutil.copytree(TEST_EXTENSION, driver, dirs_exist_ok=True)
-    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home / ".local")],
-                   check=True, timeout=30)
+    if user.pw_uid != os.geteuid():
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home / ".local")],
+                       check=True, timeout=30)
     with runtime_dir(user) as runtime:
         conf = runtime / "session.conf"
         conf.write_text(SESSION_CONF.format(socket=runtime / "bus"))
@@ -448,7 +455,7 @@ class Kwin(WaylandDesktop):
 
 @contextmanager
 def kwin_desktop(tmp: Path) -> Iterator[Kwin]:
-    require("kwin_wayland", "dbus-daemon", "runuser")
+    require("kwin_wayland", "dbus-daemon")
     if not Path(SYSTEM_PYTHON).exists() or subprocess.run(
             [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0')"],
             capture_output=True, timeout=30).returncode:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from deskpulse.procs import Child
+from collector.spool import Spool
+from deskpulse.procs import Child, free_port
 from schemas import topics
 from tests.conftest import wait_for
 from tests.helpers.collector_proc import CollectorProc
@@ -178,3 +179,18 @@ def test_x11_apps_under_xwayland_are_seen_through_the_wayland_probe(broker, tmp_
     seen = {(e["app"], e["title"]) for e in events}
     assert ("foot", "Native doc") in seen
     assert ("Xmessage", "Xray doc") in seen, seen  # an X11 app: its app id is its WM_CLASS
+
+
+def test_a_compositor_that_goes_away_ends_the_collector_cleanly(tmp_path):
+    with sway_desktop(tmp_path) as desk:
+        desk.open_window("Short doc")
+        proc = CollectorProc(tmp_path, desk, f"127.0.0.1:{free_port()}", user="wl-gone",
+                             max_span=1)
+        proc.start()
+        wait_for(lambda: proc.status()["spooled"] > 0, 15, "a spooled span")
+        desk.compositor.stop(timeout=10)  # logout / crash of the compositor
+        wait_for(lambda: not proc.child.alive(), 30, "the collector to exit")
+    assert proc.child.proc.returncode == 0
+    log = proc.log.read_text()
+    assert "the Wayland compositor went away" in log and "Traceback" not in log
+    assert len(Spool(proc.spool)) > 0, "unsent events are kept for the next start"
