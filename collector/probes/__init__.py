@@ -1,7 +1,8 @@
 """Window probes: which application and window is in the foreground.
 
-One Protocol, one module per OS, each imported only when used so that the
-package installs and imports everywhere.
+One Protocol, one module per OS or desktop (x11, wlroots, gnome, kde, windows,
+macos), each imported only when used so that the package installs and imports
+everywhere; :mod:`collector.probes.select` picks one for the session.
 """
 
 from __future__ import annotations

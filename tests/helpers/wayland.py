@@ -1,9 +1,10 @@
 """Real Wayland desktops for tests: headless sway as an unprivileged user, foot windows.
 
-sway refuses to run as root ("Unable to drop root"), so the compositor and its
-clients run as a dedicated unprivileged user (created here if missing) with a
-private ``XDG_RUNTIME_DIR``; the collector runs as the test's user (root) inside
-that session, given its ``WAYLAND_DISPLAY`` and ``XDG_RUNTIME_DIR``.
+sway refuses to run as root ("Unable to drop root"), so when the tests run as root
+the compositor and its clients run as a dedicated unprivileged user (created here if
+missing, through ``runuser``) with a private ``XDG_RUNTIME_DIR``; the collector runs
+as the test's user inside that session, given its ``WAYLAND_DISPLAY`` and
+``XDG_RUNTIME_DIR``. Run unprivileged, the tests start everything as themselves.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ def require(*tools: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    if os.geteuid() != 0:
-        pytest.skip("the compositor runs as another (unprivileged) user: needs root "
-                    "for useradd/runuser")
 
 
 def session_user() -> pwd.struct_passwd:
-    """The unprivileged desktop user (created once: a system account with a home)."""
+    """The unprivileged desktop user: created once when the tests run as root (sway and
+    gnome-shell refuse root), else the test's own user."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid())
     try:
         return pwd.getpwnam(SESSION_USER)
     except KeyError:
@@ -59,7 +60,8 @@ def runtime_dir(user: pwd.struct_passwd) -> Iterator[Path]:
     """
     run = Path(tempfile.mkdtemp(prefix="deskpulse-xdg-"))
     run.chmod(0o700)
-    os.chown(run, user.pw_uid, user.pw_gid)
+    if user.pw_uid != os.geteuid():
+        os.chown(run, user.pw_uid, user.pw_gid)
     try:
         yield run
     finally:
@@ -79,9 +81,12 @@ class WaylandDesktop:
                                      if k not in ("HOME", "USER", "PATH")}}
         self.env.pop("DISPLAY", None)
         self.windows: dict[str, Child] = {}
+        self.compositor: Child | None = None
 
     def as_user(self, argv: list[str], extra: dict[str, str] | None = None) -> list[str]:
         env = [f"{k}={v}" for k, v in {**self.user_env, **(extra or {})}.items()]
+        if self.user.pw_uid == os.geteuid():  # the tests run unprivileged: no user switch
+            return ["env", "-i", *env, *argv]
         return ["runuser", "-u", self.user.pw_name, "--", "env", "-i", *env, *argv]
 
     def run(self, *argv: str, timeout: float = 10) -> str:
@@ -124,18 +129,27 @@ class Sway(WaylandDesktop):
         wait_for(lambda: any(w.get("name") == title and w.get("focused") for w in self.tree()),
                  10, f"the focus on {title!r}")
 
+    def x_display(self) -> str:
+        """The DISPLAY of sway's XWayland (its socket is the session user's, made at start)."""
+        for sock in Path("/tmp/.X11-unix").glob("X*"):
+            if sock.stat().st_uid == self.user.pw_uid:
+                return f":{sock.name[1:]}"
+        return ""
+
     def type(self, text: str) -> None:
         """Key presses through the virtual-keyboard protocol (wtype)."""
         self.run("wtype", "-d", "20", text, timeout=30)
 
 
 @contextmanager
-def sway_desktop(tmp: Path) -> Iterator[Sway]:
-    require("sway", "swaymsg", "foot", "wtype", "runuser")
+def sway_desktop(tmp: Path, *, xwayland: bool = False) -> Iterator[Sway]:
+    require("sway", "swaymsg", "foot", "wtype",
+            *(["Xwayland", "xmessage"] if xwayland else []))
     user = session_user()
     with runtime_dir(user) as runtime:
         config = runtime / "sway.conf"
-        config.write_text("output HEADLESS-1 resolution 1280x800\nxwayland disable\n")
+        config.write_text("output HEADLESS-1 resolution 1280x800\n"
+                          + ("" if xwayland else "xwayland disable\n"))
         config.chmod(0o644)
         with _sway(tmp, Sway(tmp, user, runtime, "wayland-1", "sway"), config) as desk:
             yield desk
@@ -153,6 +167,7 @@ def _sway(tmp: Path, desk: Sway, config: Path) -> Iterator[Sway]:
             return (runtime / "wayland-1").exists() and bool(desk.extra_env())
         wait_for(up, 30, "headless sway")
         time.sleep(0.3)
+        desk.compositor = sway
         yield desk
     finally:
         for child in desk.windows.values():
@@ -331,7 +346,7 @@ class Gnome(WaylandDesktop):
 
 @contextmanager
 def gnome_desktop(tmp: Path, bus: SystemBus) -> Iterator[Gnome]:
-    require("gnome-shell", "foot", "dbus-daemon", "gsettings", "runuser")
+    require("gnome-shell", "foot", "dbus-daemon", "gsettings")
     user = session_user()
     from collector.probes.gnome import install, shell_major
     version = subprocess.run(["gnome-shell", "--version"], capture_output=True, text=True,
@@ -343,8 +358,9 @@ def gnome_desktop(tmp: Path, bus: SystemBus) -> Iterator[Gnome]:
     install(home, major)  # the shipped extension, the way users install it
     driver = home / ".local/share/gnome-shell/extensions" / TEST_UUID
     shutil.copytree(TEST_EXTENSION, driver, dirs_exist_ok=True)
-    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home / ".local")],
-                   check=True, timeout=30)
+    if user.pw_uid != os.geteuid():
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home / ".local")],
+                       check=True, timeout=30)
     with runtime_dir(user) as runtime:
         conf = runtime / "session.conf"
         conf.write_text(SESSION_CONF.format(socket=runtime / "bus"))
@@ -439,7 +455,7 @@ class Kwin(WaylandDesktop):
 
 @contextmanager
 def kwin_desktop(tmp: Path) -> Iterator[Kwin]:
-    require("kwin_wayland", "dbus-daemon", "runuser")
+    require("kwin_wayland", "dbus-daemon")
     if not Path(SYSTEM_PYTHON).exists() or subprocess.run(
             [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0')"],
             capture_output=True, timeout=30).returncode:

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from collector.spool import Spool
+from deskpulse.procs import Child, free_port
 from schemas import topics
 from tests.conftest import wait_for
 from tests.helpers.collector_proc import CollectorProc
 from tests.helpers.wayland import gnome_desktop, kwin_desktop, sway_desktop, system_bus
+from tests.integration.test_collector_x11 import published
 from tests.integration.test_privacy_invariants import OUTPUTS, table_text, topic_bytes
 
 pytestmark = pytest.mark.integration
@@ -149,3 +152,45 @@ def test_kwin_script_reports_the_active_window_and_kwin_idle(stack, stack_store,
     lambda_ms = sum(ms for _, t, ms, _ in rows if t == "Lambda doc")
     assert 1000 <= lambda_ms <= 4000, lambda_ms
     assert rows[-1][3] is True, "idle from KWin's ext-idle-notify-v1 after the threshold"
+
+
+def test_x11_apps_under_xwayland_are_seen_through_the_wayland_probe(broker, tmp_path):
+    with sway_desktop(tmp_path, xwayland=True) as desk:
+        display = wait_for(desk.x_display, 15, "sway's XWayland socket")
+        desk.open_window("Native doc")
+        # an X11 client of the session user (XWayland admits only that user): xmessage
+        x_window = Child("x window", desk.as_user(["xmessage", "-title", "Xray doc", "X11"],
+                                                  {"DISPLAY": display}),
+                         tmp_path / "xwindow.log")
+        try:
+            wait_for(lambda: any(w.get("name") == "Xray doc" for w in desk.tree()), 20,
+                     "the X11 window in sway's tree")
+            desk.env["DISPLAY"] = display  # XWayland's DISPLAY is set in the session too
+            proc = CollectorProc(tmp_path, desk, broker, user="wl-xwayland", host="sway-host")
+            proc.start()
+            assert proc.status()["session"]["probe"] == "wlroots"
+            for title in ("Native doc", "Xray doc", "Native doc"):
+                desk.focus(title)
+                time.sleep(1.5)
+            assert proc.stop() == 0
+        finally:
+            x_window.stop(timeout=5)
+    events = published(broker, "wl-xwayland", expect_at_least=3)
+    seen = {(e["app"], e["title"]) for e in events}
+    assert ("foot", "Native doc") in seen
+    assert ("Xmessage", "Xray doc") in seen, seen  # an X11 app: its app id is its WM_CLASS
+
+
+def test_a_compositor_that_goes_away_ends_the_collector_cleanly(tmp_path):
+    with sway_desktop(tmp_path) as desk:
+        desk.open_window("Short doc")
+        proc = CollectorProc(tmp_path, desk, f"127.0.0.1:{free_port()}", user="wl-gone",
+                             max_span=1)
+        proc.start()
+        wait_for(lambda: proc.status()["spooled"] > 0, 15, "a spooled span")
+        desk.compositor.stop(timeout=10)  # logout / crash of the compositor
+        wait_for(lambda: not proc.child.alive(), 30, "the collector to exit")
+    assert proc.child.proc.returncode == 0
+    log = proc.log.read_text()
+    assert "the Wayland compositor went away" in log and "Traceback" not in log
+    assert len(Spool(proc.spool)) > 0, "unsent events are kept for the next start"
