@@ -28,7 +28,10 @@ from sinks.server import RequestError, authorised, content_length, json_object, 
     "INSERT INTO t VALUES (1)", "ALTER TABLE t DELETE WHERE 1", "SYSTEM SHUTDOWN",
     "SET readonly = 0", "KILL QUERY WHERE 1", "USE system", "CREATE TABLE x (a Int8)",
     "SELECT 1; DROP TABLE t", "SELECT ';'; DROP TABLE t", "SELECT 1 -- x\n; SELECT 2",
-    "SELECT $$ -- $$; DROP TABLE t", "SELECT 'unterminated", "SELECT 1 /* open",
+    "SELECT $$ -- $$; DROP TABLE t",
+    "SELECT command FROM system.mutations", "SELECT * FROM `system`.\"processes\"",
+    "SELECT query FROM system.query_log", "SHOW PROCESSLIST",
+    "SELECT * FROM merge('system', '^mutations$')", "SELECT 'unterminated", "SELECT 1 /* open",
     "SELECT 1 /* /* nested */ still open", "", "   ", ";",
 ])
 def test_the_statement_check_refuses(sql):
@@ -46,7 +49,8 @@ def test_the_statement_check_refuses(sql):
     ("SELECT 1 /* a /* nested */ comment */", None), ("SELECT 1 # note", None),
     ("SHOW TABLES FROM deskpulse", None), ("DESCRIBE TABLE deskpulse.activity_spans", None),
     ("EXPLAIN SELECT 1", None), ("EXISTS TABLE deskpulse.people", None),
-    ("(SELECT 1) UNION ALL (SELECT 2)", None), ("SELECT cos(1), into FROM t", None),
+    ("(SELECT 1) UNION ALL (SELECT 2)", None), ("SELECT name FROM system.tables", None),
+    ("SELECT cos(1), into FROM t", None),
 ])
 def test_the_statement_check_lets_reads_through(sql, runs):
     assert check_statement(sql) == (sql if runs is None else runs)
