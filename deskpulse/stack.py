@@ -352,7 +352,12 @@ class EmbeddedStack:
 
     def _take_lock(self) -> None:
         secure_data_dir(self.data_dir, self._progress)
-        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"cannot use the data dir {self.data_dir}: {exc.strerror}",
+                              hint="it must be writable; choose another with --data-dir") \
+                from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

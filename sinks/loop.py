@@ -7,6 +7,10 @@ batch is first checked message by message: messages it cannot take are replaced
 by dead letters and the write is retried at once. Otherwise the store is
 unavailable: the batch is kept, consumption is paused and the write is retried
 with a bounded exponential back-off; nothing unwritten is ever committed.
+
+While writes fail, ``/health`` reports the sink not ready and not writing, with the
+last error and its age, and the lag counts the messages held unwritten as well as
+those not read yet.
 """
 
 from __future__ import annotations

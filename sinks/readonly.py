@@ -6,15 +6,16 @@ Two checks, each enough alone for most attacks, together for all that are known:
    SELECT, WITH, SHOW, DESCRIBE/DESC, EXPLAIN or EXISTS; no ``INTO OUTFILE``; no call of
    a function that reaches files, URLs, other servers, programs or the process itself
    (``file``, ``url``, ``s3``, ``remote``, ``mysql``, ``executable``, chDB's ``python``,
-   ...), quoted names included. The lexer knows ClickHouse's strings, quoted names and
-   comments (nested ``/* */`` too) and refuses what it cannot be sure about (an
-   unterminated string or comment, ``$$`` heredocs).
+   ...), quoted names included; no system table that keeps other queries' text
+   (``system.mutations`` keeps an erasure's ``DELETE WHERE user = '...'``). The lexer
+   knows ClickHouse's strings, quoted names and comments (nested ``/* */`` too) and
+   refuses what it cannot be sure about (an unterminated string or comment, ``$$``).
 2. **The engine** (:func:`profile`): every query runs with ``readonly = 1`` and the
    result bound as settings *of that query*, never as a session ``SET``. In readonly
    mode ClickHouse refuses writes, DDL, ``SYSTEM``, table functions and any change of a
-   setting, so a ``SETTINGS readonly = 0`` clause in the query, also in a subquery, is
-   refused too (checked on chDB). chDB lets ``INTO OUTFILE``, ``KILL`` and the scalar
-   ``file()`` through in readonly mode: the statement check stops those.
+   setting: a ``SETTINGS readonly = 0`` clause is refused, and in a subquery ignored
+   (checked on chDB). chDB lets ``INTO OUTFILE``, ``KILL`` and the scalar ``file()``
+   through in readonly mode: the statement check stops those.
 
 A result larger than the bound fails with :class:`~deskpulse.errors.ResultTooLarge`
 ("add LIMIT or aggregate") instead of costing gigabytes in the sink and the CLI.
@@ -51,7 +52,15 @@ ALLOWED = frozenset(ALLOWED_STATEMENTS)
 #: other servers and databases, programs, the sink process's Python objects
 DENIED_FUNCTIONS = frozenset({
     "file", "url", "gcs", "oss", "cosn", "cluster", "executable", "input", "python",
-    "dictionary", "hive",
+    "dictionary", "hive", "merge",
+})
+#: system tables that keep the text of other queries and mutations (an erasure's
+#: ``DELETE WHERE user = '...'`` names the person it erased)
+DENIED_SYSTEM_TABLES = frozenset({
+    "mutations", "processes", "query_log", "query_thread_log", "query_views_log",
+    "text_log", "session_log", "processors_profile_log", "asynchronous_insert_log",
+    "part_log", "opentelemetry_span_log", "zookeeper_log", "backup_log", "trace_log",
+    "asynchronous_loader", "dictionaries",
 })
 #: name prefixes of such functions (``s3Cluster``, ``icebergS3``, ``remoteSecure``, ...)
 DENIED_PREFIXES = (
@@ -201,6 +210,15 @@ def check_statement(sql: str) -> str:
                 and tok.text.upper() == "OUTFILE":
             raise QueryRefused("INTO OUTFILE is not run here: the query path writes no files "
                                "(use --format csv and redirect the output)")
+    for db, dot, table in zip(toks, toks[1:], toks[2:], strict=False):
+        if db.kind in ("word", "quoted") and db.text.lower() == "system" \
+                and dot == Token("punct", ".") and table.kind in ("word", "quoted") \
+                and table.text.lower() in DENIED_SYSTEM_TABLES:
+            raise QueryRefused(f"system.{table.text} is not read here: it keeps the text of "
+                               "other people's queries and erasures")
+    words = [t.text.upper() for t in toks if t.kind == "word"]
+    if words[:2] == ["SHOW", "PROCESSLIST"]:
+        raise QueryRefused("SHOW PROCESSLIST is not run here: it shows other people's queries")
     for tok, nxt in zip(toks, toks[1:], strict=False):
         if tok.kind in ("word", "quoted") and nxt == Token("punct", "(") \
                 and _denied(tok.text):
