@@ -1,8 +1,9 @@
 """Kafka publisher of the collector: acks=all, idempotent, compressed, key ``tenant/user``.
 
 With a device credential (``[kafka] device_credential`` / ``DESKPULSE_DEVICE_CREDENTIAL``,
-from ``deskpulse device enrol``) every message carries the ``deskpulse-auth`` header:
-an HMAC-SHA256 of its key and value with this computer's key (:mod:`schemas.auth`).
+from ``deskpulse device enrol``) every event carries its signature as its last member
+``auth``: an HMAC-SHA256 of the message key and the event with this computer's key
+(:mod:`schemas.auth`).
 An event the credential does not cover (another tenant, host or person) is refused
 here with a :class:`~schemas.auth.CredentialError`: it stays in the spool.
 """
@@ -19,7 +20,7 @@ from deskpulse.errors import BrokerUnavailable
 from deskpulse.settings import KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
-from schemas.auth import HEADER, Signer
+from schemas.auth import Signer, attach
 from schemas.codec import encode_event
 
 logger = logging.getLogger(__name__)
@@ -63,11 +64,12 @@ class Publisher:
                 on_result(err is None)
 
         key, value = event.key, encode_event(event)
-        headers = None if self._signer is None else [(HEADER, self._signer.auth_header(
-            event.tenant, event.host, event.user, key, value))]
+        if self._signer is not None:
+            value = attach(value, self._signer.sign(event.tenant, event.host, event.user, key,
+                                                    value))
         while True:
             try:
-                self._producer.produce(self._topic, key=key, value=value, headers=headers,
+                self._producer.produce(self._topic, key=key, value=value,
                                        on_delivery=delivered)
                 return
             except BufferError:

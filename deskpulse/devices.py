@@ -100,7 +100,7 @@ def check_credential(path: Path | None, tenant: str, host: str, user: str) -> No
         return
     signer = load_signer(path)
     if isinstance(signer, DeviceCredential) and not signer.covers(tenant, host, user):
-        signer.auth_header(tenant, host, user, b"", b"")  # raises, saying whom it covers
+        signer.sign(tenant, host, user, b"", b"")  # raises, saying whom it covers
 
 
 def ensure_stack_secret(data_dir: Path) -> Path:

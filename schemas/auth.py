@@ -16,12 +16,19 @@ are derived, so workers need no registry of devices:
   them. ``generation`` (1, 2, ...) rotates a key: a worker refuses generations
   below a floor that ``deskpulse device revoke`` publishes.
 
-On the wire the v1 payload stays as it is; the signature travels in the Kafka
-header :data:`HEADER`, ``b"v1 <generation> <h|u> <hex HMAC-SHA256>"`` (``h``: a
-host credential, ``u``: bound to the user), over the message key and value
-exactly as sent (:func:`signed_bytes`). The worker derives the key from the
+On the wire the event stays a valid v1 object: the signature is its last member,
+``"auth": "v1 <generation> <h|u> <hex HMAC-SHA256>"`` (``h``: a host credential,
+``u``: bound to the user), which v1 readers ignore like any unknown member. The
+HMAC is over the message key and the object exactly as encoded *before* the member
+was appended (:func:`signed_bytes`, :func:`attach`), so the worker recovers those
+bytes by cutting the member off (:func:`detach`). It derives the key from the
 payload's tenant, host and user, so a signature made with another computer's (or
 another person's, or an older generation's) key does not verify.
+
+Why a member and not a Kafka header: reading a message's headers costs 1.4-2.1 us
+in confluent-kafka (``Message.headers()``, against 0.1 us for ``value()``), more
+than the HMAC itself and, alone, a tenth of the stream worker's time per event
+(BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -40,8 +47,9 @@ import orjson
 
 from deskpulse.errors import ConfigError
 
-#: the Kafka header that carries the signature of an activity message
-HEADER = "deskpulse-auth"
+#: the member of an activity event that carries its signature (always the last one)
+MEMBER = "auth"
+_MEMBER_PREFIX = b',"auth":"'
 SCHEME = b"v1"
 ROOT_PREFIX = "deskpulse-root-v1:"
 TENANT_PREFIX = "deskpulse-tenant-v1:"
@@ -77,8 +85,25 @@ def signature(dkey: bytes, key: bytes, value: bytes) -> bytes:
     return hmac.digest(dkey, signed_bytes(key, value), _DIGEST).hex().encode()
 
 
-def header_value(generation: int, bound_to_user: bool, sig: bytes) -> bytes:
+def auth_value(generation: int, bound_to_user: bool, sig: bytes) -> bytes:
+    """The value of the ``auth`` member: ``v1 <generation> <h|u> <hex signature>``."""
     return b"v1 %d %s %s" % (generation, b"u" if bound_to_user else b"h", sig)
+
+
+def attach(value: bytes, auth: bytes) -> bytes:
+    """``value`` (a JSON object as encoded) with the ``auth`` member appended last."""
+    if not value.endswith(b"}") or value == b"{}":
+        raise ValueError("a signature is appended to a non-empty JSON object")
+    return value[:-1] + _MEMBER_PREFIX + auth + b'"}'
+
+
+def detach(raw: bytes, auth: str) -> bytes | None:
+    """The bytes that were signed: ``raw`` without its last member ``"auth": auth``, exactly
+    as :func:`attach` appended it; None when it is not there like that."""
+    suffix = _MEMBER_PREFIX + auth.encode() + b'"}'
+    if not raw.endswith(suffix):
+        return None
+    return raw[:-len(suffix)] + b"}"
 
 
 def check_tenant(tenant: str) -> str:
@@ -103,8 +128,8 @@ def check_generation(generation: int) -> int:
 class Signer(Protocol):
     """Something that can sign the activity messages of some identities."""
 
-    def auth_header(self, tenant: str, host: str, user: str, key: bytes, value: bytes) -> bytes:
-        """The :data:`HEADER` value for one message; :class:`CredentialError` if not covered."""
+    def sign(self, tenant: str, host: str, user: str, key: bytes, value: bytes) -> bytes:
+        """The ``auth`` value for one message; :class:`CredentialError` if not covered."""
         ...
 
 
@@ -181,7 +206,7 @@ class DeviceCredential:
     def covers(self, tenant: str, host: str, user: str) -> bool:
         return tenant == self.tenant and host == self.host and self.user in (None, user)
 
-    def auth_header(self, tenant: str, host: str, user: str, key: bytes, value: bytes) -> bytes:
+    def sign(self, tenant: str, host: str, user: str, key: bytes, value: bytes) -> bytes:
         if not self.covers(tenant, host, user):
             whom = f"{self.user}@{self.host}" if self.user is not None else f"host {self.host}"
             raise CredentialError(
@@ -189,8 +214,8 @@ class DeviceCredential:
                 f"{user}@{host} in tenant {tenant!r}",
                 hint="set tenant/host/user of the collector to the credential's, or enrol "
                      "this computer with 'deskpulse device enrol'")
-        return header_value(self.generation, self.user is not None,
-                            signature(self.key, key, value))
+        return auth_value(self.generation, self.user is not None,
+                          signature(self.key, key, value))
 
     def to_text(self) -> str:
         """The credential file (TOML); keep it private (mode 0600)."""
@@ -231,13 +256,13 @@ class FleetSigner:
         self._generation = check_generation(generation)
         self._keys: dict[tuple[str, str, str], bytes] = {}
 
-    def auth_header(self, tenant: str, host: str, user: str, key: bytes, value: bytes) -> bytes:
+    def sign(self, tenant: str, host: str, user: str, key: bytes, value: bytes) -> bytes:
         ident = (tenant, host, user)
         dkey = self._keys.get(ident)
         if dkey is None:
             dkey = self._keys[ident] = device_key(self._secret.tenant_key(tenant), tenant,
                                                   host, user, self._generation)
-        return header_value(self._generation, True, signature(dkey, key, value))
+        return auth_value(self._generation, True, signature(dkey, key, value))
 
 
 def parse_signer(text: str) -> Signer:

@@ -18,10 +18,10 @@ Reasons (the ``reason`` column of ``deskpulse.deadletter``):
 ``too_old``         ``end_ms`` older than the 7-day late-arrival horizon
 ``key_mismatch``    the message key is not ``<tenant>/<user>`` of the payload, or
                     the message has no key
-``unsigned``        device authentication on (``enforce``) and the message
-                    carries no ``deskpulse-auth`` header
-``bad_signature``   the signature is malformed or does not verify for the
-                    payload's tenant, host (and user)
+``unsigned``        device authentication on (``enforce``) and the event has
+                    no ``auth`` member (its signature, :mod:`schemas.auth`)
+``bad_signature``   the ``auth`` member is malformed, not the last member, or
+                    does not verify for the payload's tenant, host (and user)
 ``revoked_device``  the signing credential is revoked (its generation is below
                     the floor ``deskpulse device revoke`` set)
 =================== =========================================================

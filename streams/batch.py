@@ -67,15 +67,15 @@ def encode_chunks(records: list, limit: int = MESSAGE_LIMIT) -> Iterator[bytes]:
     yield from encode_chunks(records[half:], limit)
 
 
-#: one input message: (partition, offset, key, value, deskpulse-auth header or None)
-Message = tuple[int, int, bytes | None, bytes | None, bytes | None]
+#: one input message: (partition, offset, key, value)
+Message = tuple[int, int, bytes | None, bytes | None]
 
 
 def process_batch(batch: Iterable[Message], *, now_ms: int,
                   seen: PartitionedSeenIndex, policies: PolicySet,
                   auth: DeviceAuth | None = None, limit: int = MESSAGE_LIMIT) -> BatchResult:
-    """Process ``(partition, offset, key, value, auth header)`` messages in order; nothing is
-    sent here. ``auth`` None: no device authentication."""
+    """Process ``(partition, offset, key, value)`` messages in order; nothing is sent here.
+    ``auth`` None: no device authentication."""
     outputs: dict[tuple[str, int], list] = {}
     tally = Tally()
     outcomes = tally.outcomes
@@ -88,10 +88,10 @@ def process_batch(batch: Iterable[Message], *, now_ms: int,
             found = outputs[key] = []
         return found
 
-    for partition, offset, key, raw, auth_header in batch:
+    for partition, offset, key, raw in batch:
         next_offsets[partition] = offset + 1
         outcome = process(raw or b"", key=key, now_ms=now_ms, seen=seen, partition=partition,
-                          offset=offset, policies=policies, auth=auth, auth_header=auth_header)
+                          offset=offset, policies=policies, auth=auth)
         if type(outcome) is Accepted:
             outcomes["accepted"] += 1
             out(topics.SPANS, partition).extend(outcome.spans)

@@ -141,8 +141,8 @@ def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None,
 
 
 def process(raw: bytes, *, key: bytes | None, now_ms: int, seen: SeenIndex, partition: int,
-            offset: int, policies: PolicySet = EMPTY_POLICIES, auth: DeviceAuth | None = None,
-            auth_header: bytes | None = None) -> Outcome:
+            offset: int, policies: PolicySet = EMPTY_POLICIES,
+            auth: DeviceAuth | None = None) -> Outcome:
     """Do-not-track, validate, check key and signature, deduplicate, clip to working hours,
     label, split into minutes.
 
@@ -164,7 +164,7 @@ def process(raw: bytes, *, key: bytes | None, now_ms: int, seen: SeenIndex, part
     problem = None if key == checked.key else key_problem(key, checked)
     if problem is None and auth is not None:
         problem = auth.check(policies.devices, checked.tenant, checked.host, checked.user,
-                             key or b"", raw, auth_header)
+                             key or b"", raw, obj.get("auth"))
     if problem is not None:
         return reject(raw, problem, obj=obj, now_ms=now_ms, partition=partition, offset=offset)
     if not seen.add_if_absent(seen_key(checked.tenant, checked.user, checked.host,

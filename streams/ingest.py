@@ -14,9 +14,9 @@ processing switched off, whereas this loop runs the same core at the rate the
 core itself allows. Faust still hosts the worker (lifecycle, signals, the web
 endpoints) in :mod:`streams.app`.
 
-Each message is handed to the core with its key and its ``deskpulse-auth`` header
-(device authentication, :mod:`streams.auth`); events a tenant in ``warn`` mode
-accepted unverified are summed up in the log at most once a minute.
+Each message is handed to the core with its key (device authentication,
+:mod:`streams.auth`, reads the event's ``auth`` member); events a tenant in ``warn``
+mode accepted unverified are summed up in the log at most once a minute.
 
 Partition ownership follows the consumer group: on assignment the partition's
 dedup log is read to its end before any of its events is processed; on
@@ -38,7 +38,6 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from deskpulse.errors import BrokerUnavailable
 from deskpulse.settings import KafkaSettings
 from schemas import topics
-from schemas.auth import HEADER
 from streams.auth import DeviceAuth
 from streams.batch import process_batch
 from streams.metrics import StreamMetrics
@@ -162,14 +161,7 @@ class ActivityIngest:
             if msg.error():
                 logger.warning("consumer error: %s", msg.error())
                 continue
-            headers = msg.headers()
-            signed = None
-            if headers:
-                for name, value in headers:
-                    if name == HEADER:
-                        signed = value
-                        break
-            batch.append((msg.partition(), msg.offset(), msg.key(), msg.value(), signed))
+            batch.append((msg.partition(), msg.offset(), msg.key(), msg.value()))
         if not batch:
             return
         result = process_batch(batch, now_ms=int(self._clock() * 1000), seen=self.seen,

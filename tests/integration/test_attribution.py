@@ -19,7 +19,7 @@ from deskpulse.procs import http_json
 from deskpulse.settings import KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
-from schemas.auth import HEADER, header_value, signature
+from schemas.auth import attach, auth_value, signature
 from tests.conftest import assert_settles, wait_for
 
 pytestmark = pytest.mark.integration
@@ -34,13 +34,12 @@ def event(tenant: str, user: str, host: str, event_id: str, *, app: str = "code"
             "end_ms": start + seconds * 1000}
 
 
-def produce(stack, messages: list[tuple[bytes | None, dict | bytes, bytes | None]]) -> None:
-    """``(key, event or raw value, deskpulse-auth header)``, in order, acknowledged."""
+def produce(stack, messages: list[tuple[bytes | None, dict | bytes]]) -> None:
+    """``(key, event or raw value)``, in order, acknowledged."""
     producer = Producer({"bootstrap.servers": stack.broker, "acks": "all"})
-    for key, value, header in messages:
+    for key, value in messages:
         producer.produce(topics.ACTIVITY, key=key,
-                         value=value if isinstance(value, bytes) else orjson.dumps(value),
-                         headers=None if header is None else [(HEADER, header)])
+                         value=value if isinstance(value, bytes) else orjson.dumps(value))
     assert producer.flush(30) == 0
 
 
@@ -66,9 +65,9 @@ def health(stack) -> dict:
 def test_an_event_keyed_for_another_person_is_dead_lettered_not_stored(stack, stack_store):
     own = event("keyco", "alice", "pc-alice", "k-own")
     forged = event("keyco", "alice", "pc-alice", "k-forged", app="game", seconds=3000)
-    produce(stack, [(b"default/mallory", forged, None),     # mallory's key, alice's payload
-                    (None, event("keyco", "alice", "pc-alice", "k-nokey"), None),
-                    (b"keyco/alice", own, None)])
+    produce(stack, [(b"default/mallory", forged),     # mallory's key, alice's payload
+                    (None, event("keyco", "alice", "pc-alice", "k-nokey")),
+                    (b"keyco/alice", own)])
     wait_for(lambda: len(deadletters(stack_store, "keyco")) == 2, 60, "two dead letters")
     assert_settles(lambda: q(stack_store, "SELECT user, app, sum(active_seconds) "
                                           "FROM deskpulse.activity_minutes WHERE tenant = "
@@ -85,18 +84,18 @@ def test_an_event_id_reused_by_another_person_or_computer_leaves_the_victims_dat
     start = NOW - 3_600_000
     victim = event("reuse", "alice", "pc-alice", "V", start=start, seconds=40)
     messages = [
-        (b"reuse/alice", victim, None),
+        (b"reuse/alice", victim),
         # alice's second computer happens to send the same event_id for the same start
         (b"reuse/alice", event("reuse", "alice", "pc-2", "V", app="mail", start=start,
-                               seconds=10), None),
+                               seconds=10)),
         # mallory reuses the victim's event_id for her own time
         (b"reuse/mallory", event("reuse", "mallory", "pc-mallory", "V", app="game",
-                                 start=start, seconds=25), None),
+                                 start=start, seconds=25)),
         # ... and tries to overwrite the victim's span from her own partition
         (b"reuse/mallory", event("reuse", "alice", "pc-alice", "V", app="game", start=start,
-                                 seconds=3000), None),
+                                 seconds=3000)),
         # the victim's collector sends its event again (a retry): one event, counted once
-        (b"reuse/alice", victim, None),
+        (b"reuse/alice", victim),
     ]
     produce(stack, messages)
     expected = [("alice", "pc-2", "mail", 10.0), ("alice", "pc-alice", "code", 40.0),
@@ -146,18 +145,19 @@ def test_device_signatures_decide_in_enforce_and_only_count_in_warn(stack, stack
     alice = load_signer(creds["alice"])
     old = load_signer(creds["old"])
     old_event = event("secure", "olga", "pc-old", "s-old")
+    old_raw = orjson.dumps(old_event)
+    genuine = attach(raw, alice.sign("secure", "pc-alice", "alice", b"secure/alice", raw))
     produce(stack, [
         # mallory signs alice's event with her own key
-        (b"secure/alice", raw, header_value(1, True, signature(mallory.key, b"secure/alice",
-                                                               raw))),
-        (b"secure/alice", event("secure", "alice", "pc-alice", "s-unsigned"), None),
+        (b"secure/alice", attach(raw, auth_value(1, True, signature(mallory.key,
+                                                                    b"secure/alice", raw)))),
+        (b"secure/alice", event("secure", "alice", "pc-alice", "s-unsigned")),
         # a genuine signature of alice's computer, on a message changed in transit
-        (b"secure/alice", raw.replace(b'"s-forged"', b'"s-tampered"'),
-         alice.auth_header("secure", "pc-alice", "alice", b"secure/alice", raw)),
-        (b"secure/olga", old_event, old.auth_header("secure", "pc-old", "olga", b"secure/olga",
-                                                    orjson.dumps(old_event))),
+        (b"secure/alice", genuine.replace(b'"s-forged"', b'"s-tampered"')),
+        (b"secure/olga", attach(old_raw, old.sign("secure", "pc-old", "olga", b"secure/olga",
+                                                  old_raw))),
         # the transition tenant: nobody signs yet, all accepted and counted
-        (b"transit/tom", event("transit", "tom", "pc-tom", "t-1"), None),
+        (b"transit/tom", event("transit", "tom", "pc-tom", "t-1")),
     ])
     wait_for(lambda: len(deadletters(stack_store, "secure")) == 4, 60, "four dead letters")
     assert deadletters(stack_store, "secure") == [

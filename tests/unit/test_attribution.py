@@ -18,12 +18,15 @@ from schemas.auth import (
     CredentialError,
     EnrolmentSecret,
     FleetSigner,
-    header_value,
+    attach,
+    auth_value,
+    detach,
     parse_credential,
     parse_secret,
     parse_signer,
     signature,
 )
+from schemas.validate import parse
 from streams.auth import (
     REVOKED,
     DeviceAuth,
@@ -64,18 +67,22 @@ class Worker:
         self.auth = None if mode is None else DeviceAuth(root, mode)
         self.offset = 0
 
-    def send(self, raw: bytes, key: bytes | None = ..., header: bytes | None = None,
-             partition: int = 0):
+    def send(self, raw: bytes, key: bytes | None = ..., partition: int = 0):
         self.offset += 1
         return process(raw, key=key_of(raw) if key is ... else key, now_ms=NOW, seen=self.seen,
                        partition=partition, offset=self.offset, policies=self.policies,
-                       auth=self.auth, auth_header=header)
+                       auth=self.auth)
 
 
-def signed(signer, raw: bytes, key: bytes | None = None) -> tuple[bytes, bytes]:
+def signed(signer, raw: bytes) -> bytes:
+    """``raw`` as the publisher sends it with ``signer``: its signature appended last."""
     ev = orjson.loads(raw)
-    key = key_of(raw) if key is None else key
-    return key, signer.auth_header(ev["tenant"], ev["host"], ev["user"], key, raw)
+    return attach(raw, signer.sign(ev["tenant"], ev["host"], ev["user"], key_of(raw), raw))
+
+
+def forge(dkey: bytes, raw: bytes, bound: bool = False) -> bytes:
+    """``raw`` signed with the device key ``dkey``, whoever that key belongs to."""
+    return attach(raw, auth_value(1, bound, signature(dkey, key_of(raw), raw)))
 
 
 def reason(outcome) -> str:
@@ -122,12 +129,14 @@ def test_an_event_id_reused_by_another_person_or_computer_is_another_event():
 
 # -- (b) device signatures -------------------------------------------------------------------------
 
-def test_a_signed_event_of_its_own_computer_is_accepted():
+def test_a_signed_event_of_its_own_computer_is_accepted_and_stays_valid_v1():
     w = Worker("enforce")
     cred = ROOT.enrol("acme", "pc-alice")
-    raw = payload()
-    key, header = signed(cred, raw)
-    assert isinstance(w.send(raw, key, header), Accepted)
+    wire = signed(cred, payload())
+    assert orjson.loads(wire)["auth"].startswith("v1 1 h ")
+    assert parse(wire, NOW) == parse(payload(), NOW), "a v1 reader ignores the member"
+    out = w.send(wire)
+    assert isinstance(out, Accepted) and "auth" not in repr(out.spans)
     assert w.auth.drain()[0] == {("enforce", "verified"): 1}
 
 
@@ -138,43 +147,48 @@ def test_unsigned_forged_and_tampered_events_are_refused_in_enforce():
     assert reason(w.send(alice_raw)) == "unsigned"
     # mallory's collector refuses to sign an event that says it is alice on alice's computer
     with pytest.raises(CredentialError, match="pc-mallory"):
-        mallory.auth_header("acme", "pc-alice", "alice", b"acme/alice", alice_raw)
-    # ... so she makes the header from her own key over alice's event
-    forged = header_value(1, False, signature(mallory.key, b"acme/alice", alice_raw))
-    assert reason(w.send(alice_raw, b"acme/alice", forged)) == "bad_signature"
-    # a real signature of alice's computer, the value changed afterwards
-    key, header = signed(ROOT.enrol("acme", "pc-alice"), alice_raw)
-    tampered = alice_raw.replace(b'"code"', b'"game"')
-    assert reason(w.send(tampered, key, header)) == "bad_signature"
+        mallory.sign("acme", "pc-alice", "alice", b"acme/alice", alice_raw)
+    # ... so she signs alice's event with her own key
+    assert reason(w.send(forge(mallory.key, alice_raw))) == "bad_signature"
+    # a real signature of alice's computer, the event changed afterwards
+    genuine = signed(ROOT.enrol("acme", "pc-alice"), alice_raw)
+    assert reason(w.send(genuine.replace(b'"code"', b'"game"'))) == "bad_signature"
+    # ... or moved into another event of hers
+    member = orjson.loads(genuine)["auth"].encode()
+    assert reason(w.send(attach(payload("e2"), member))) == "bad_signature"
     # another tenant's key for a computer of the same name
-    key, header = signed(ROOT.enrol("other", "pc-alice"), payload(tenant="other"))
-    assert reason(w.send(payload("e9"), b"acme/alice", header)) == "bad_signature"
+    other = ROOT.enrol("other", "pc-alice")
+    assert reason(w.send(forge(other.key, payload("e9")))) == "bad_signature"
     for garbage in (b"", b"v1", b"v2 1 h " + b"0" * 64, b"v1 x h 00", b"v1 1 z 00",
-                    b"v1 99999999 h 00"):
-        assert reason(w.send(payload("g"), header=garbage)) == "bad_signature"
+                    b"v1 99999999 h 00", b"v1 1 h \\u0030"):
+        out = w.send(attach(payload("g"), garbage))
+        assert reason(out) == "bad_signature", garbage
+    # the member anywhere but last, or not a string
+    first = b'{"auth":"' + member + b'",' + alice_raw[1:]
+    assert reason(w.send(first)) == "bad_signature"
+    assert "last member" in w.send(first).deadletter["detail"]
+    assert reason(w.send(alice_raw[:-1] + b',"auth":42}')) == "bad_signature"
     assert len(w.seen) == 0, "nothing refused is remembered as seen"
 
 
 def test_a_user_bound_credential_signs_only_its_person():
     w = Worker("enforce")
     cred = ROOT.enrol("acme", "pc-shared", user="alice")
-    raw = payload(host="pc-shared")
-    assert isinstance(w.send(raw, *signed(cred, raw)), Accepted)
+    assert isinstance(w.send(signed(cred, payload(host="pc-shared"))), Accepted)
     with pytest.raises(CredentialError, match="alice@pc-shared"):
-        cred.auth_header("acme", "pc-shared", "bob", b"acme/bob", b"{}")
-    # the signature of alice's key put on bob's event does not verify
+        cred.sign("acme", "pc-shared", "bob", b"acme/bob", b"{}")
+    # alice's key put on bob's event does not verify
     bob = payload("b1", host="pc-shared", user="bob")
-    header = header_value(1, True, signature(cred.key, b"acme/bob", bob))
-    assert reason(w.send(bob, b"acme/bob", header)) == "bad_signature"
+    assert reason(w.send(forge(cred.key, bob, bound=True))) == "bad_signature"
     # whereas a host credential covers every person on its computer
     host_cred = ROOT.enrol("acme", "pc-shared")
-    assert isinstance(w.send(bob, *signed(host_cred, bob)), Accepted)
+    assert isinstance(w.send(signed(host_cred, bob)), Accepted)
 
 
 def test_warn_mode_accepts_and_counts_what_enforce_would_refuse():
     w = Worker("warn")
     assert isinstance(w.send(payload("u1")), Accepted)
-    assert isinstance(w.send(payload("u2"), header=b"v1 1 h " + b"0" * 64), Accepted)
+    assert isinstance(w.send(attach(payload("u2"), b"v1 1 h " + b"0" * 64)), Accepted)
     results, warned = w.auth.drain()
     assert results == {("warn", "unsigned"): 1, ("warn", "bad_signature"): 1}
     assert warned == {("acme", "unsigned"): 1, ("acme", "bad_signature"): 1}
@@ -202,17 +216,16 @@ def test_revocation_and_rotation_by_generation():
     devices = w.policies.devices
     devices.apply(floor_key("acme", "pc-alice", None),
                   revocation_record("acme", "pc-alice", None, 2, NOW))
-    raw1, raw2 = payload("r1"), payload("r2")
-    out = w.send(raw1, *signed(old, raw1))
+    out = w.send(signed(old, payload("r1")))
     assert reason(out) == "revoked_device" and "generation 1" in out.deadletter["detail"]
-    assert isinstance(w.send(raw2, *signed(new, raw2)), Accepted)
+    assert isinstance(w.send(signed(new, payload("r2"))), Accepted)
     devices.apply(floor_key("acme", "pc-alice", None),
                   revocation_record("acme", "pc-alice", None, None, NOW))  # every generation
-    raw3 = payload("r3")
-    assert reason(w.send(raw3, *signed(new, raw3))) == "revoked_device"
+    raw3 = signed(new, payload("r3"))
+    assert reason(w.send(raw3)) == "revoked_device"
     assert devices.floor("acme", "pc-alice", "bob") == REVOKED, "every person of the computer"
     devices.apply(floor_key("acme", "pc-alice", None), None)  # deskpulse device allow
-    assert isinstance(w.send(raw3, *signed(new, raw3)), Accepted)
+    assert isinstance(w.send(raw3), Accepted)
     # a person's own credential on a shared computer is revoked alone
     devices.apply(floor_key("acme", "pc-alice", "alice"),
                   revocation_record("acme", "pc-alice", "alice", None, NOW))
@@ -222,8 +235,7 @@ def test_revocation_and_rotation_by_generation():
 
 def test_a_worker_without_the_secret_cannot_verify():
     w = Worker("enforce", root=None)
-    raw = payload()
-    out = w.send(raw, *signed(ROOT.enrol("acme", "pc-alice"), raw))
+    out = w.send(signed(ROOT.enrol("acme", "pc-alice"), payload()))
     assert reason(out) == "bad_signature" and "no deployment secret" in out.deadletter["detail"]
 
 
@@ -259,8 +271,8 @@ def test_the_fleet_signer_signs_each_person_with_their_own_key():
     fleet = FleetSigner(ROOT)
     w = Worker("enforce")
     for user in ("ann", "ben"):
-        raw = payload(f"f-{user}", user=user, host=f"pc-{user}")
-        assert isinstance(w.send(raw, *signed(fleet, raw)), Accepted)
+        assert isinstance(w.send(signed(fleet, payload(f"f-{user}", user=user,
+                                                       host=f"pc-{user}"))), Accepted)
 
 
 def test_secret_files_are_written_private_and_refused_when_open(tmp_path):
@@ -383,3 +395,24 @@ def test_a_collector_does_not_start_with_a_credential_of_another_computer(tmp_pa
             check_credential(path, tenant, host, user)
     write_private(path, ROOT.to_text())  # a fleet secret signs for anyone (simulators)
     check_credential(path, "acme", "pc-bob", "bob")
+
+
+def test_attach_and_detach_are_exact_inverses():
+    raw = payload()
+    wire = attach(raw, b"v1 3 u " + b"ab" * 32)
+    assert detach(wire, "v1 3 u " + "ab" * 32) == raw
+    assert detach(wire, "v1 3 u " + "ab" * 31) is None
+    assert detach(raw, "anything") is None
+    with pytest.raises(ValueError):
+        attach(b"{}", b"v1 1 h 00")
+
+
+def test_a_signature_over_an_encoded_event_with_escapes_verifies():
+    from schemas.codec import encode_event
+    cred = ROOT.enrol("acme", "pc-alice", user="alice")
+    event = ActivityEvent(schema="deskpulse.activity.v1", event_id="p2", tenant="acme",
+                          host="pc-alice", user="alice", app="code", start_ms=NOW - 60_000,
+                          end_ms=NOW - 1000, title='a "quoted" \\ title ü')
+    value = encode_event(event)
+    wire = attach(value, cred.sign("acme", "pc-alice", "alice", event.key, value))
+    assert isinstance(Worker("enforce").send(wire, event.key), Accepted)

@@ -24,12 +24,12 @@ def test_batch_outputs_keep_their_partition_and_tally_every_outcome():
     policies.apply_dnt(listed.key, listed.to_record())
     alice, mallory = b"acme/alice", b"acme/mallory"
     batch = [
-        (0, 10, alice, raw("a"), None),
-        (0, 11, alice, raw("a"), None),  # duplicate of offset 10
-        (1, 5, alice, raw("b", url=""), None),
-        (1, 6, alice, b"{not json", None),
-        (1, 7, mallory, raw("c", user="mallory"), None),
-        (3, 0, None, None, None),  # a tombstone-like empty message
+        (0, 10, alice, raw("a")),
+        (0, 11, alice, raw("a")),  # duplicate of offset 10
+        (1, 5, alice, raw("b", url="")),
+        (1, 6, alice, b"{not json"),
+        (1, 7, mallory, raw("c", user="mallory")),
+        (3, 0, None, None),  # a tombstone-like empty message
     ]
     seen = PartitionedSeenIndex()
     result = process_batch(batch, now_ms=NOW, seen=seen, policies=policies)
