@@ -32,6 +32,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from deskpulse.errors import BrokerUnavailable, ConfigError, StackError, StackNotRunning
+from deskpulse.privatefiles import write_private
 from deskpulse.procs import Child, free_port, http_json, pid_alive, port_in_use, wait_ready
 from deskpulse.settings import ENV_KAFKA_PREFIX, KafkaSettings
 from schemas.topics import ALL_TOPICS
@@ -107,17 +108,6 @@ class StackInfo:
             raise StackNotRunning(f"the stack recorded in {path} (pid {info.pid}) is not running",
                                   hint="start it again with 'deskpulse up'")
         return info
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically with mode 0600 (also when it existed with another)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 #: what a private data dir's entries are set to: directories 0700, files 0600
