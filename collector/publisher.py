@@ -16,8 +16,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from deskpulse.errors import BrokerUnavailable
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
 from schemas.auth import Signer, attach
@@ -41,7 +41,7 @@ class Publisher:
     def __init__(self, kafka: KafkaSettings, *, topic: str = topics.ACTIVITY,
                  overrides: dict[str, Any] | None = None, signer: Signer | None = None) -> None:
         if signer is None and kafka.device_credential is not None:
-            from deskpulse.devices import load_signer
+            from deskpulse.core.devices import load_signer
             signer = load_signer(kafka.device_credential)
         self._signer = signer
         conf = {**PRODUCER_DEFAULTS, **kafka.librdkafka(), **(overrides or {}),

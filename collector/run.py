@@ -22,8 +22,8 @@ from collector.probes import ProbeLost, WindowProbe
 from collector.probes.select import Session, open_session
 from collector.publisher import Publisher
 from collector.spool import Spool
-from deskpulse.errors import ConfigError
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 

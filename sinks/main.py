@@ -25,10 +25,10 @@ from pathlib import Path
 from types import FrameType, MappingProxyType
 from typing import Any
 
-from deskpulse.errors import ConfigError
-from deskpulse.logs import configure_process_logging
-from deskpulse.procs import exit_when_orphaned
-from deskpulse.settings import ENV_CLICKHOUSE, KafkaSettings, kafka_extra_from_env
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.logs import configure_process_logging
+from deskpulse.core.procs import exit_when_orphaned
+from deskpulse.core.settings import ENV_CLICKHOUSE, KafkaSettings, kafka_extra_from_env
 from sinks import admin as admin_ops
 from sinks import migrate
 from sinks.loop import SinkLoop, SinkState

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from deskpulse.errors import DeskpulseError, OperationalError
+from deskpulse.core.errors import DeskpulseError, OperationalError
 from sinks.readonly import json_result
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import faust
 from faust.app.base import BootStrategy
 from mode import Service
 
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.settings import KafkaSettings
 from schemas.auth import secret_digest
 from streams.auth import DeviceAuth
 from streams.ingest import ActivityIngest, IngestSettings, require_alive

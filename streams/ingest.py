@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from deskpulse.errors import BrokerUnavailable
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from streams.auth import DeviceAuth
 from streams.batch import process_batch

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from deskpulse.errors import PolicyError
+from deskpulse.core.errors import PolicyError
 from streams.auth import DevicePolicy
 from streams.categories import RuleBook
 from streams.category_defaults import DEFAULT_RULES

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from deskpulse.errors import BrokerUnavailable, PolicyError
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable, PolicyError
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from streams.policy import PolicySet
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from deskpulse.errors import BrokerUnavailable
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable
+from deskpulse.core.settings import KafkaSettings
 from schemas.topics import STREAMS_SEEN
 
 logger = logging.getLogger(__name__)

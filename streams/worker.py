@@ -9,9 +9,9 @@ from pathlib import Path
 
 import faust
 
-from deskpulse.errors import DeskpulseError
-from deskpulse.procs import exit_when_orphaned
-from deskpulse.settings import kafka_extra_from_env
+from deskpulse.core.errors import DeskpulseError
+from deskpulse.core.procs import exit_when_orphaned
+from deskpulse.core.settings import kafka_extra_from_env
 from streams.app import WorkerSettings, create_app
 from streams.auth import MODES
 
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def device_settings(args: argparse.Namespace) -> tuple[str, bytes | None]:
     """The default mode and the deployment secret (a tenant's secret is refused here)."""
-    from deskpulse.devices import load_secret
+    from deskpulse.core.devices import load_secret
     from schemas.auth import CredentialError
     secret = load_secret(args.device_secret_file)
     if secret is not None and secret.tenant is not None:

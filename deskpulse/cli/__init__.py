@@ -16,12 +16,12 @@ from typing import Any
 import click
 
 from deskpulse import __version__
-from deskpulse.cli_categories import category, recategorize
-from deskpulse.cli_devices import device
-from deskpulse.cli_teams import team
-from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
-from deskpulse.errors import ConfigError, StackError, StackNotRunning
-from deskpulse.settings import (
+from deskpulse.cli.categories import category, recategorize
+from deskpulse.cli.devices import device
+from deskpulse.cli.kit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
+from deskpulse.cli.teams import team
+from deskpulse.core.errors import ConfigError, StackError, StackNotRunning
+from deskpulse.core.settings import (
     ENV_BOOTSTRAP,
     ENV_CONFIG,
     ENV_DATA_DIR,
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def _log_level(verbose: int) -> None:
-    from deskpulse.logs import configure_process_logging
+    from deskpulse.core.logs import configure_process_logging
     configure_process_logging("DEBUG" if verbose > 1 else "INFO" if verbose else "WARNING")
 
 
@@ -75,7 +75,7 @@ class _Stop:
               help="Rows a query through the stack may return (0: no bound).")
 def up(kafka_port: int, partitions: int, max_result_rows: int, **common: Any) -> None:
     """Run the embedded stack (broker, stream worker, sink, chDB) in the foreground."""
-    from deskpulse.stack import EmbeddedStack
+    from deskpulse.ops.embedded import EmbeddedStack
     settings = _settings(**common)
     data_dir = usable_dir(settings.data_dir)  # a clear error for a read-only dir or a file
     stop = _Stop()
@@ -103,7 +103,7 @@ def up(kafka_port: int, partitions: int, max_result_rows: int, **common: Any) ->
 @_common
 def status(**common: Any) -> None:
     """Health of the embedded stack; exit code 0 only when every part is ready."""
-    from deskpulse.stack import StackInfo, stack_health
+    from deskpulse.ops.embedded import StackInfo, stack_health
     info = StackInfo.load(_settings(**common).data_dir)
     parts = stack_health(info)
     for part in parts:
@@ -119,8 +119,8 @@ def status(**common: Any) -> None:
               show_default=True)
 def query(sql: str, fmt: str, **common: Any) -> None:
     """Run SQL against ClickHouse (or the running embedded stack's store)."""
-    from deskpulse.output import render
-    from deskpulse.store import open_store
+    from deskpulse.core.output import render
+    from deskpulse.ops.store import open_store
     columns, rows = open_store(_settings(**common)).query(sql)
     click.echo(render(columns, rows, fmt), nl=False)
 
@@ -131,7 +131,7 @@ def query(sql: str, fmt: str, **common: Any) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget(user: str, yes: bool, **common: Any) -> None:
     """Erase a person's rows from every table (an audit entry records the request)."""
-    from deskpulse.store import open_admin
+    from deskpulse.ops.store import open_admin
     from sinks.erase import check_subject
     settings = _settings(**common)
     check_subject(settings.tenant, user)  # before asking: a blank login names nobody
@@ -174,7 +174,7 @@ def grafana() -> None:
               default=Path("deploy/grafana/dashboards"), show_default=True)
 def export(out: Path) -> None:
     """Write the boards' dashboard JSON (for provisioning or import)."""
-    from deskpulse.boards.dashboards import export as export_boards
+    from deskpulse.ops.boards.dashboards import export as export_boards
     for path in export_boards(usable_dir(out, "output dir", 0o777)):
         click.echo(f"wrote {path}")
 
@@ -196,8 +196,8 @@ def deploy(url: str, token: str, clickhouse_host: str, clickhouse_port: int,
            clickhouse_user: str, clickhouse_password: str, insecure: bool,
            managers_team: str | None) -> None:
     """Create or update the folder, the datasource and the boards (idempotent)."""
-    from deskpulse.boards.deploy import ClickHouseConnection
-    from deskpulse.boards.deploy import deploy as push
+    from deskpulse.ops.boards.deploy import ClickHouseConnection
+    from deskpulse.ops.boards.deploy import deploy as push
     connection = ClickHouseConnection(host=clickhouse_host, port=clickhouse_port,
                                       secure=not insecure, username=clickhouse_user,
                                       password=clickhouse_password)
@@ -218,7 +218,7 @@ def db() -> None:
 @_common
 def migrate(**common: Any) -> None:
     """Apply pending migrations (the embedded stack's sink applies them when it starts)."""
-    from deskpulse.store import open_admin
+    from deskpulse.ops.store import open_admin
     done = open_admin(_settings(**common)).run("migrate", {})
     for name in done["applied"]:
         click.echo(f"applied {name}")
@@ -263,7 +263,7 @@ def access(cluster: str | None, out: Path | None) -> None:
               help="Change a table's retention, e.g. spans=90 (repeatable).")
 def retention(assignments: tuple[str, ...], **common: Any) -> None:
     """Show (or change) how many days each table keeps."""
-    from deskpulse.store import open_admin
+    from deskpulse.ops.store import open_admin
     from sinks import retention as ttl
     changes = dict(ttl.parse_assignment(a) for a in assignments)  # all checked first
     kept = open_admin(_settings(**common)).run("retention", {"set": changes})["retention"]
@@ -278,8 +278,8 @@ def retention(assignments: tuple[str, ...], **common: Any) -> None:
               help="Write a self-contained HTML page with charts instead.")
 def report(days: int, html_file: Path | None, **common: Any) -> None:
     """The managers' summary (the team overview board's numbers)."""
-    from deskpulse.report import collect, render_html, render_text
-    from deskpulse.store import open_store
+    from deskpulse.ops.report import collect, render_html, render_text
+    from deskpulse.ops.store import open_store
     settings = _settings(**common)
     if html_file is not None and not html_file.parent.is_dir():  # before the queries
         raise ConfigError(f"cannot write {html_file}: {html_file.parent} is not a directory")
@@ -364,9 +364,9 @@ def wait_until_stored(store: Any, expected: int, timeout: float,
 @click.option("--keep", is_flag=True, help="Keep the demo's data dir.")
 def demo(collectors: int, seed: int, kafka_port: int, keep: bool, **common: Any) -> None:
     """Embedded stack + simulated fleet + the managers' report; stops by itself."""
-    from deskpulse.report import collect, render_text
-    from deskpulse.stack import EmbeddedStack
-    from deskpulse.store import StackStore
+    from deskpulse.ops.embedded import EmbeddedStack
+    from deskpulse.ops.report import collect, render_text
+    from deskpulse.ops.store import StackStore
     settings = _settings(**common)
     given_dir = common.get("data_dir")
     tmp = None if given_dir else tempfile.TemporaryDirectory(prefix="deskpulse-demo-")
@@ -414,7 +414,7 @@ def parse_duration(text: str) -> float:
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """``--for`` of ``collector pause``, bounded like the collector bounds it (one-line error)."""
     from collector.control import PAUSE_MAX_S, PAUSE_MIN_S
-    from deskpulse.errors import ConfigError
+    from deskpulse.core.errors import ConfigError
     if value is None:
         return None
     shown = value if len(value) <= 40 else value[:37] + "..."
@@ -432,7 +432,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def _collector_settings(common: dict[str, Any]) -> tuple[Any, Settings]:
     from collector.config import collector_settings
-    from deskpulse.settings import collector_env, read_config
+    from deskpulse.core.settings import collector_env, read_config
     settings = _settings(**common)
     raw = read_config(common.get("config_file"))
     section = raw.get("collector", {})
@@ -596,7 +596,7 @@ def dnt_list(**common: Any) -> None:
                             for s, e in entry.periods)
         rows.append([entry.kind, entry.name, "listed" if entry.listed_at(now) else "tracked",
                      periods, entry.reason])
-    from deskpulse.output import table
+    from deskpulse.core.output import table
     click.echo(table(rows, headers=["kind", "name", "now", "listed periods (UTC)", "reason"])
                if rows else f"no do-not-track entries in tenant {settings.tenant!r}")
 
@@ -658,7 +658,7 @@ def schedule_clear(user: str | None, default: bool, **common: Any) -> None:
 @_common
 def schedule_show(**common: Any) -> None:
     """Every schedule of the tenant."""
-    from deskpulse.output import printable
+    from deskpulse.core.output import printable
     from streams.policy_io import read_policies
     settings = _settings(**common)
     prefix = f"{settings.tenant}/"
@@ -676,6 +676,3 @@ def schedule_show(**common: Any) -> None:
 def main() -> None:
     cli(prog_name="deskpulse")
 
-
-if __name__ == "__main__":
-    main()

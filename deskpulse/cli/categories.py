@@ -1,7 +1,7 @@
 """``deskpulse category ...`` and ``deskpulse recategorize``: productivity rules.
 
 Rules, team names and members come from the policy topic and ClickHouse, so what
-these commands print goes through :func:`deskpulse.output.printable`.
+these commands print goes through :func:`deskpulse.core.output.printable`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from deskpulse.clikit import Group, _broker, _common, _settings
-from deskpulse.output import printable, table
+from deskpulse.cli.kit import Group, _broker, _common, _settings
+from deskpulse.core.output import printable, table
 
 
 @click.group(cls=Group)
@@ -142,8 +142,8 @@ def category_test(app: str, url: str, domain: str, title: str, user: str,
 @_common
 def category_sync_teams(**common: Any) -> None:
     """Copy team membership from ClickHouse's team_members to the workers (for team rules)."""
-    from deskpulse.sql import literal
-    from deskpulse.store import open_store
+    from deskpulse.core.sql import literal
+    from deskpulse.ops.store import open_store
     from schemas.topics import POLICY_CATEGORY
     from streams.categories import team_key
     from streams.policy_io import publish_policy, read_policies
@@ -193,7 +193,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str) -> dt.date:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def recategorize(since: dt.date, yes: bool, **common: Any) -> None:
     """Relabel stored spans and rollups since a day with today's rules."""
-    from deskpulse.store import open_admin
+    from deskpulse.ops.store import open_admin
     from streams.policy_io import read_policies
     settings = _settings(**common)
     if since > dt.datetime.now(dt.UTC).date():

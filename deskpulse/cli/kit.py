@@ -1,10 +1,10 @@
 """What every ``deskpulse`` command group shares: errors as messages, connection options.
 
 Every error a user can cause ends as one line ``Type: message`` on stderr with
-the error's exit code: :class:`~deskpulse.errors.DeskpulseError` and click's usage
-errors alike (shown as :class:`~deskpulse.errors.UsageError`). Messages are made
+the error's exit code: :class:`~deskpulse.core.errors.DeskpulseError` and click's usage
+errors alike (shown as :class:`~deskpulse.core.errors.UsageError`). Messages are made
 printable before they reach the terminal, as all output is
-(:func:`deskpulse.output.printable`).
+(:func:`deskpulse.core.output.printable`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from deskpulse.errors import BrokerUnavailable, ConfigError, DeskpulseError, UsageError
-from deskpulse.output import printable
-from deskpulse.settings import (
+from deskpulse.core.errors import BrokerUnavailable, ConfigError, DeskpulseError, UsageError
+from deskpulse.core.output import printable
+from deskpulse.core.settings import (
     ENV_BOOTSTRAP,
     ENV_CLICKHOUSE,
     ENV_CONFIG,
@@ -82,7 +82,7 @@ class Group(click.Group):
 
 
 class Checked(click.ParamType):
-    """A value checked by one of :mod:`deskpulse.settings`' ``check_*`` functions, the same
+    """A value checked by one of :mod:`deskpulse.core.settings`' ``check_*`` functions, the same
     check the settings apply to the config file; the message names where the value came
     from (the flag or its environment variable)."""
 
@@ -134,7 +134,7 @@ def _settings(data_dir: Path | None, config_file: Path | None, bootstrap: str | 
 def _kafka(settings: Settings) -> KafkaSettings:
     if settings.kafka is not None:
         return settings.kafka
-    from deskpulse.stack import StackInfo
+    from deskpulse.ops.embedded import StackInfo
     return StackInfo.load(settings.data_dir).kafka()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from deskpulse.errors import StackError
+from deskpulse.core.errors import StackError
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import platformdirs
 
-from deskpulse.errors import ConfigError
-from deskpulse.output import printable
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.output import printable
 from schemas.activity import TENANT_PATTERN
 
 logger = logging.getLogger(__name__)

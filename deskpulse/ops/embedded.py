@@ -31,10 +31,10 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from deskpulse.errors import BrokerUnavailable, ConfigError, StackError, StackNotRunning
-from deskpulse.privatefiles import write_private
-from deskpulse.procs import Child, free_port, http_json, pid_alive, port_in_use, wait_ready
-from deskpulse.settings import ENV_KAFKA_PREFIX, KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable, ConfigError, StackError, StackNotRunning
+from deskpulse.core.privatefiles import write_private
+from deskpulse.core.procs import Child, free_port, http_json, pid_alive, port_in_use, wait_ready
+from deskpulse.core.settings import ENV_KAFKA_PREFIX, KafkaSettings
 from schemas.topics import ALL_TOPICS
 
 logger = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class PolicyMirror:
                 from exc
 
     def restore(self, bootstrap: str) -> int:
-        from deskpulse.settings import KafkaSettings
+        from deskpulse.core.settings import KafkaSettings
         from streams.policy_io import publish_records
         self._saved = self.load()
         records = [(topic, key, rec) for topic, recs in self._saved.items()
@@ -272,7 +272,7 @@ class PolicyMirror:
         return len(records)
 
     def follow(self, bootstrap: str) -> None:
-        from deskpulse.settings import KafkaSettings
+        from deskpulse.core.settings import KafkaSettings
         from streams.policy_io import PolicyFollower
         follower = PolicyFollower(KafkaSettings(bootstrap=bootstrap), on_record=self._record)
         follower.start()
@@ -379,7 +379,7 @@ class EmbeddedStack:
         if restored:
             self._progress(f"restored {restored} policy records from {self.mirror.path}")
         self.mirror.follow(bootstrap)
-        from deskpulse.devices import ensure_stack_secret
+        from deskpulse.core.devices import ensure_stack_secret
         device_secret = ensure_stack_secret(self.data_dir)
 
         token, admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
