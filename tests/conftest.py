@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from deskpulse.core.procs import free_port
-from deskpulse.ops.embedded import EmbeddedStack, StackInfo, start_broker
+from deskpulse.core.stackfile import StackInfo
+from deskpulse.ops.broker import start_broker
+from deskpulse.ops.embedded import EmbeddedStack
 from deskpulse.ops.store import StackStore
 
 

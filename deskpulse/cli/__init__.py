@@ -103,7 +103,8 @@ def up(kafka_port: int, partitions: int, max_result_rows: int, **common: Any) ->
 @_common
 def status(**common: Any) -> None:
     """Health of the embedded stack; exit code 0 only when every part is ready."""
-    from deskpulse.ops.embedded import StackInfo, stack_health
+    from deskpulse.core.stackfile import StackInfo
+    from deskpulse.ops.health import stack_health
     info = StackInfo.load(_settings(**common).data_dir)
     parts = stack_health(info)
     for part in parts:

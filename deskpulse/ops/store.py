@@ -23,7 +23,7 @@ from deskpulse.core.errors import DeskpulseError, QueryRefused, StackError, Stor
 from deskpulse.core.procs import http_json
 from deskpulse.core.settings import Settings
 from deskpulse.core.sql import Result, SqlStore
-from deskpulse.ops.embedded import StackInfo
+from deskpulse.core.stackfile import StackInfo
 
 Store = SqlStore
 

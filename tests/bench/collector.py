@@ -21,7 +21,7 @@ import orjson
 import psutil
 
 from deskpulse.core.procs import Child, free_port
-from deskpulse.ops.embedded import start_broker
+from deskpulse.ops.broker import start_broker
 from tests.bench.report import record
 from tests.integration.xdesktop import x_desktop
 

@@ -31,7 +31,7 @@ from confluent_kafka import Producer
 from deskpulse.core.devices import write_private
 from deskpulse.core.procs import Child, free_port
 from deskpulse.core.settings import KafkaSettings
-from deskpulse.ops.embedded import start_broker
+from deskpulse.ops.broker import start_broker
 from schemas import topics
 from schemas.auth import EnrolmentSecret, FleetSigner, attach, new_root_secret
 from streams.categories import Rule, defaults_key

@@ -20,7 +20,8 @@ from confluent_kafka import Producer
 
 from deskpulse.core.errors import StackError
 from deskpulse.core.procs import http_json
-from deskpulse.ops.embedded import ADMIN_TOKEN_FILE, EmbeddedStack, StackInfo, secure_data_dir
+from deskpulse.core.stackfile import ADMIN_TOKEN_FILE, StackInfo
+from deskpulse.ops.embedded import EmbeddedStack, secure_data_dir
 from schemas import topics
 from tests.conftest import wait_for
 

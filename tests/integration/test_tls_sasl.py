@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient
 from collector.publisher import Publisher
 from deskpulse.core.procs import Child, free_port, http_json, port_in_use
 from deskpulse.core.settings import KafkaSettings
-from deskpulse.ops.embedded import create_topics, start_broker
+from deskpulse.ops.broker import create_topics, start_broker
 from schemas import topics
 from schemas.activity import ActivityEvent
 from tests.conftest import wait_for
