@@ -42,7 +42,8 @@ from streams.auth import DeviceAuth
 from streams.batch import process_batch
 from streams.metrics import StreamMetrics
 from streams.policy_io import PolicyFollower
-from streams.seen import PartitionedSeenIndex, read_seen_log
+from streams.seen import PartitionedSeenIndex
+from streams.seen_io import read_seen_log
 
 logger = logging.getLogger(__name__)
 
