@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import stat
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType, MappingProxyType
+from types import MappingProxyType
 from typing import Any
 
 from deskpulse.core.errors import ConfigError
 from deskpulse.core.logs import configure_process_logging
-from deskpulse.core.procs import exit_when_orphaned
+from deskpulse.core.procs import exit_when_orphaned, stop_on_signals
 from deskpulse.core.settings import ENV_CLICKHOUSE, KafkaSettings, kafka_extra_from_env
 from sinks import admin as admin_ops
 from sinks import migrate
@@ -137,13 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.standalone:
         exit_when_orphaned()
 
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
 
     writer_client = connect(dsn)
     applied = migrate.apply(ClientStore(writer_client))
