@@ -115,14 +115,7 @@ class PolicyFollower:
     def apply(self, topic: str, key: str, value: bytes | None) -> None:
         try:
             record = None if value is None else orjson.loads(value)
-            if topic == topics.POLICY_DNT:
-                self.policies.apply_dnt(key, record)
-            elif topic == topics.POLICY_CATEGORY:
-                self.policies.categories.apply(key, record)
-            elif topic == topics.POLICY_DEVICE:
-                self.policies.devices.apply(key, record)
-            else:
-                self.policies.apply_schedule(key, record)
+            self.policies.apply(topic, key, record)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, PolicyError) as exc:
             logger.error("ignoring unreadable policy record %s in %s: %r", key, topic, exc)
             return
