@@ -24,6 +24,7 @@ from collector.privacy import Pause, guard
 from collector.probes import WindowProbe
 from collector.spans import Identity, Sample, SpanBuilder
 from deskpulse import __version__
+from deskpulse.core.metrics import Metric, prometheus_text
 from schemas.activity import ActivityEvent
 
 logger = logging.getLogger(__name__)
@@ -182,15 +183,14 @@ class Collector:
     def metrics_text(self) -> str:
         """The status as Prometheus text (for node_exporter's textfile collector)."""
         status = self.status()
-        labels = f'{{tenant="{status["tenant"]}",host="{status["host"]}"}}'
-        lines = []
-        for name in ("samples", "published", "spooled", "dropped", "in_flight"):
-            lines.append(f"# TYPE deskpulse_collector_{name} "
-                         f"{'counter' if name in ('samples', 'published', 'dropped') else 'gauge'}")
-            lines.append(f"deskpulse_collector_{name}{labels} {int(status[name])}")
-        lines.append("# TYPE deskpulse_collector_paused gauge")
-        lines.append(f"deskpulse_collector_paused{labels} {int(bool(status['paused']))}")
-        return "\n".join(lines) + "\n"
+        labels = {"tenant": status["tenant"], "host": status["host"]}
+        metrics = [Metric(f"deskpulse_collector_{name}", int(status[name]),
+                          "counter" if name in ("samples", "published", "dropped") else "gauge",
+                          labels)
+                   for name in ("samples", "published", "spooled", "dropped", "in_flight")]
+        metrics.append(Metric("deskpulse_collector_paused", int(bool(status["paused"])),
+                              "gauge", labels))
+        return prometheus_text(metrics)
 
     def handle(self, req: Request) -> dict[str, Any]:
         """A control socket request (already validated by ``collector.control``)."""

@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from deskpulse.core.errors import BrokerUnavailable
-from deskpulse.core.settings import KafkaSettings
+from deskpulse.core.settings import RELIABLE_PRODUCER, KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
 from schemas.auth import Signer, attach
@@ -26,8 +26,7 @@ from schemas.codec import encode_event
 logger = logging.getLogger(__name__)
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
-    "acks": "all",
-    "enable.idempotence": True,
+    **RELIABLE_PRODUCER,  # [kafka.extra] may tune everything below, as the overrides may
     "compression.type": "lz4",
     "linger.ms": 50,
     "message.timeout.ms": 120_000,

@@ -113,9 +113,8 @@ class ActivityIngest:
             if self._stop.is_set():
                 return
         consumer = Consumer(self._kafka.group_consumer(s.group_id, s.session_timeout_ms))
-        producer = Producer(self._kafka.librdkafka(**{
-            "acks": "all", "enable.idempotence": True, "compression.type": "lz4",
-            "linger.ms": 5, "batch.num.messages": 10_000,
+        producer = Producer(self._kafka.reliable_producer(**{
+            "compression.type": "lz4", "linger.ms": 5, "batch.num.messages": 10_000,
         }))
         consumer.subscribe([topics.ACTIVITY], on_assign=self._on_assign,
                            on_revoke=self._on_revoke, on_lost=self._on_revoke)

@@ -40,7 +40,7 @@ def publish_records(kafka: KafkaSettings, records: Sequence[tuple[str, str, dict
                     timeout: float = 30.0) -> None:
     """Write ``(topic, key, record)`` policy records through one producer, in order, and
     wait for every ack (one producer per record is slow for hundreds)."""
-    producer = Producer(kafka.librdkafka(**{"acks": "all", "enable.idempotence": True}))
+    producer = Producer(kafka.reliable_producer())
     errors: list[Any] = []
     for topic, key, record in records:
         producer.produce(topic, key=key.encode(),

@@ -4,6 +4,7 @@ went away (:func:`exit_when_orphaned`)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import logging
@@ -171,3 +172,13 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     return stop
+
+
+def add_process_options(parser: argparse.ArgumentParser, *, loglevel: str
+                        ) -> argparse.ArgumentParser:
+    """The tail of every pipeline process's command line (stream worker, sink): its log
+    level, and ``--standalone`` (not stopped by :func:`exit_when_orphaned` with its parent)."""
+    parser.add_argument("--loglevel", default=loglevel)
+    parser.add_argument("--standalone", action="store_true",
+                        help="keep running when the parent process exits")
+    return parser
