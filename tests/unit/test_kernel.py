@@ -77,3 +77,30 @@ def test_without_a_broker_the_running_stack_is_used(tmp_path: Path) -> None:
 def test_no_broker_and_no_stack_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StackNotRunning, match="no embedded stack is running"):
         kafka_or_stack(Settings(data_dir=tmp_path))
+
+
+def test_the_error_tree_drawn_in_the_errors_module_is_the_class_tree() -> None:
+    import importlib
+    import re
+
+    from deskpulse.core import errors
+    from deskpulse.core.errors import DeskpulseError
+
+    modules = [importlib.import_module(m) for m in (
+        "deskpulse.core.errors", "schemas.auth", "collector.probes", "collector.control")]
+    classes = {c.__name__: c for m in modules for c in vars(m).values()
+               if isinstance(c, type) and issubclass(c, DeskpulseError)}
+    drawn: dict[str, str | None] = {}
+    parents: list[str] = []
+    for line in errors.__doc__.splitlines():
+        m = re.match(r"^    ((?:[│ ]   )*)(?:[├└]── )?(\w+Error|\w+Unavailable|\w+Lost|"
+                     r"StackNotRunning|QueryRefused|ResultTooLarge)\s", line)
+        if not m:
+            continue
+        depth = len(m.group(1)) // 4 + (1 if "──" in line else 0)
+        parents[depth:] = [m.group(2)]
+        drawn[m.group(2)] = parents[depth - 1] if depth else None
+    assert set(drawn) == set(classes), "every class is drawn, and only those"
+    for name, parent in drawn.items():
+        assert (classes[name].__bases__[0].__name__ if parent else None) == \
+            (parent if parent else None), name
