@@ -39,6 +39,7 @@ integration: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 ## regenerate schemas/activity.v1.schema.json from the Python definition
 schema: $(STAMP)

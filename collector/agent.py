@@ -2,6 +2,11 @@
 
 Every closed span is written to the spool (on disk) before anything is sent;
 a spooled event is removed only when the broker has acknowledged it.
+
+Pure: the loop knows its publisher and its spool by the :class:`EventPublisher` and
+:class:`EventSpool` protocols (:class:`collector.publisher.Publisher` and
+:class:`collector.spool.Spool` in the collector, in-memory fakes in the unit tests), so
+importing it loads no Kafka client.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,16 +22,58 @@ from collector.config import CollectorSettings
 from collector.control import ControlLost, Request, pause_seconds
 from collector.privacy import Pause, guard
 from collector.probes import WindowProbe
-from collector.publisher import Publisher
 from collector.spans import Identity, Sample, SpanBuilder
-from collector.spool import Spool
 from deskpulse import __version__
+from deskpulse.core.metrics import Metric, prometheus_text
+from schemas.activity import ActivityEvent
 
 logger = logging.getLogger(__name__)
 
 PUBLISH_BATCH = 500
 #: at most this many events handed to the Kafka client at once (bounded memory in outages)
 MAX_IN_FLIGHT = 2_000
+
+
+class EventPublisher(Protocol):
+    """Sends events; each send reports back once, delivered or not (Kafka in the collector)."""
+
+    def send(self, event: ActivityEvent, on_result: Callable[[bool], None] | None = None
+             ) -> None: ...
+
+    def poll(self, timeout: float = 0.0) -> None: ...
+
+    def flush(self, timeout: float = 60.0) -> int: ...
+
+
+class Spooled(Protocol):
+    @property
+    def row_id(self) -> int: ...
+
+    @property
+    def event(self) -> ActivityEvent: ...
+
+
+class EventSpool(Protocol):
+    """Durable events until acknowledged, plus a few counters (SQLite in the collector)."""
+
+    @property
+    def dropped(self) -> int: ...
+
+    @property
+    def next_seq(self) -> int: ...
+
+    def put(self, events: Iterable[ActivityEvent], *, next_seq: int | None = None) -> int: ...
+
+    def pending(self, limit: int, *, exclude: set[int] | frozenset[int] = frozenset()
+                ) -> Sequence[Spooled]: ...
+
+    def ack(self, row_ids: Iterable[int]) -> None: ...
+
+    def get_meta(self, key: str) -> int: ...
+
+    def set_meta(self, key: str, value: int) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 class IdleSource(Protocol):
@@ -58,7 +105,7 @@ class Counters:
 
 class Collector:
     def __init__(self, settings: CollectorSettings, *, probe: WindowProbe, idle: IdleSource,
-                 spool: Spool, publisher: Publisher, urls: UrlSource | None = None,
+                 spool: EventSpool, publisher: EventPublisher, urls: UrlSource | None = None,
                  clock: Callable[[], float] = time.time, away: AwaySource | None = None,
                  session: dict[str, str] | None = None) -> None:
         self.settings = settings
@@ -136,15 +183,14 @@ class Collector:
     def metrics_text(self) -> str:
         """The status as Prometheus text (for node_exporter's textfile collector)."""
         status = self.status()
-        labels = f'{{tenant="{status["tenant"]}",host="{status["host"]}"}}'
-        lines = []
-        for name in ("samples", "published", "spooled", "dropped", "in_flight"):
-            lines.append(f"# TYPE deskpulse_collector_{name} "
-                         f"{'counter' if name in ('samples', 'published', 'dropped') else 'gauge'}")
-            lines.append(f"deskpulse_collector_{name}{labels} {int(status[name])}")
-        lines.append("# TYPE deskpulse_collector_paused gauge")
-        lines.append(f"deskpulse_collector_paused{labels} {int(bool(status['paused']))}")
-        return "\n".join(lines) + "\n"
+        labels = {"tenant": status["tenant"], "host": status["host"]}
+        metrics = [Metric(f"deskpulse_collector_{name}", int(status[name]),
+                          "counter" if name in ("samples", "published", "dropped") else "gauge",
+                          labels)
+                   for name in ("samples", "published", "spooled", "dropped", "in_flight")]
+        metrics.append(Metric("deskpulse_collector_paused", int(bool(status["paused"])),
+                              "gauge", labels))
+        return prometheus_text(metrics)
 
     def handle(self, req: Request) -> dict[str, Any]:
         """A control socket request (already validated by ``collector.control``)."""

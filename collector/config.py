@@ -19,8 +19,8 @@ import platformdirs
 
 from collector.privacy import LocalHours, PrivacyPolicy, compile_patterns
 from collector.spans import SpanPolicy
-from deskpulse.errors import ConfigError
-from deskpulse.settings import APP_NAME, DEFAULT_TENANT, check_tenant
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.settings import APP_NAME, DEFAULT_TENANT, check_tenant
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from collector.perms import private_dir
-from deskpulse.errors import ConfigError, DeskpulseError, StackNotRunning
+from deskpulse.core.errors import ConfigError, DeskpulseError, StackNotRunning
 
 logger = logging.getLogger(__name__)
 

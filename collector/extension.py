@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 FILES = ("manifest.json", "background.js", "options.html", "options.js", "managed_schema.json")
 

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from deskpulse.errors import DeskpulseError
+from deskpulse.core.errors import DeskpulseError
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +61,17 @@ def main() -> int:
     from collector.config import collector_settings
     from collector.probes.select import open_session
     from collector.run import run_collector
-    from deskpulse.logs import configure_process_logging
-    from deskpulse.settings import KafkaSettings, collector_env, load_settings, read_config
+    from deskpulse.core.logs import configure_process_logging
+    from deskpulse.core.settings import collector_env, load_settings, read_config
+    from deskpulse.core.stackfile import kafka_or_stack
 
     try:
         settings = load_settings()
         csettings = collector_settings(read_config().get("collector", {}), collector_env(),
                                        tenant=settings.tenant, data_dir=settings.data_dir)
-        if settings.kafka is None:
-            from deskpulse.stack import StackInfo
-            kafka = KafkaSettings(bootstrap=StackInfo.load(settings.data_dir).broker)
-        else:
-            kafka = settings.kafka
-        from deskpulse.devices import check_credential
+        # a real collector signs with a credential of its own, never the stack's secret
+        kafka = kafka_or_stack(settings, sign_as_stack=False)
+        from deskpulse.core.devices import check_credential
         check_credential(kafka.device_credential, csettings.tenant, csettings.host,
                          csettings.user)
         session = open_session(dict(os.environ), csettings.probe, csettings.idle_threshold)

@@ -15,7 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.spans import Sample
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 UrlMode = Literal["full", "path", "host", "none"]
 REDACTED = "[redacted]"

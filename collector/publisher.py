@@ -16,8 +16,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from deskpulse.errors import BrokerUnavailable
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable
+from deskpulse.core.settings import RELIABLE_PRODUCER, KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
 from schemas.auth import Signer, attach
@@ -26,8 +26,7 @@ from schemas.codec import encode_event
 logger = logging.getLogger(__name__)
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
-    "acks": "all",
-    "enable.idempotence": True,
+    **RELIABLE_PRODUCER,  # [kafka.extra] may tune everything below, as the overrides may
     "compression.type": "lz4",
     "linger.ms": 50,
     "message.timeout.ms": 120_000,
@@ -41,7 +40,7 @@ class Publisher:
     def __init__(self, kafka: KafkaSettings, *, topic: str = topics.ACTIVITY,
                  overrides: dict[str, Any] | None = None, signer: Signer | None = None) -> None:
         if signer is None and kafka.device_credential is not None:
-            from deskpulse.devices import load_signer
+            from deskpulse.core.devices import load_signer
             signer = load_signer(kafka.device_credential)
         self._signer = signer
         conf = {**PRODUCER_DEFAULTS, **kafka.librdkafka(), **(overrides or {}),

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from collector.agent import Collector
 from collector.config import CollectorSettings
@@ -22,8 +19,9 @@ from collector.probes import ProbeLost, WindowProbe
 from collector.probes.select import Session, open_session
 from collector.publisher import Publisher
 from collector.spool import Spool
-from deskpulse.errors import ConfigError
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.procs import stop_on_signals
+from deskpulse.core.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +81,7 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
                           session=session.info() if session else None)
     control = ControlServer(settings.control_socket, collector.handle)
     control.start()
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     logger.info("collector started for %s@%s (tenant %s), spool %s, %d events waiting",
                 settings.user, settings.host, settings.tenant, settings.spool_path, len(spool))
     def housekeeping() -> None:

@@ -11,7 +11,7 @@ from collector.publisher import Publisher
 from collector.spans import Identity, SpanBuilder
 from collector.synthetic import day_samples, fleet
 from deskpulse import __version__
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.settings import KafkaSettings
 from schemas.activity import ActivityEvent
 
 logger = logging.getLogger(__name__)

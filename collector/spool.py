@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collector.perms import private_dir, private_file
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 from schemas.activity import ActivityEvent
 from schemas.codec import encode_event, loads
 

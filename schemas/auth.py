@@ -45,7 +45,7 @@ from typing import Protocol
 
 import orjson
 
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 #: the member of an activity event that carries its signature (always the last one)
 MEMBER = "auth"

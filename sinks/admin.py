@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from deskpulse.errors import ConfigError
-from deskpulse.sql import SqlStore, literal
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.sql import SqlStore, literal
 
 logger = logging.getLogger(__name__)
 

@@ -51,8 +51,8 @@ import logging
 import re
 from dataclasses import fields
 
-from deskpulse.errors import ConfigError, QueryError
-from deskpulse.sql import SqlStore, literal
+from deskpulse.core.errors import ConfigError, QueryError
+from deskpulse.core.sql import SqlStore, literal
 from schemas.activity import TENANT_PATTERN, ActivityEvent
 
 logger = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from deskpulse import faults
-from deskpulse.errors import StoreUnavailable
-from deskpulse.settings import KafkaSettings
+from deskpulse.core import faults
+from deskpulse.core.errors import StoreUnavailable
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from sinks.batch import Batch
 from sinks.writer import BodyWriter

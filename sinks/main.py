@@ -16,19 +16,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import stat
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType, MappingProxyType
+from types import MappingProxyType
 from typing import Any
 
-from deskpulse.errors import ConfigError
-from deskpulse.logs import configure_process_logging
-from deskpulse.procs import exit_when_orphaned
-from deskpulse.settings import ENV_CLICKHOUSE, KafkaSettings, kafka_extra_from_env
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.logs import configure_process_logging
+from deskpulse.core.metrics import Metric, prometheus_text
+from deskpulse.core.procs import add_process_options, exit_when_orphaned, stop_on_signals
+from deskpulse.core.settings import ENV_CLICKHOUSE, KafkaSettings, kafka_extra_from_env
 from sinks import admin as admin_ops
 from sinks import migrate
 from sinks.loop import SinkLoop, SinkState
@@ -44,13 +43,10 @@ MIN_TOKEN_CHARS = 16
 
 
 def metrics_text(state: SinkState) -> str:
-    lines = []
-    for name, value in state.as_dict().items():
-        if isinstance(value, bool):
-            value = int(value)
-        if isinstance(value, int | float):
-            lines.append(f"deskpulse_sink_{name} {value}")
-    return "\n".join(lines) + "\n"
+    """The sink's numbers (lag, unwritten, writing...) as Prometheus text."""
+    return prometheus_text(Metric(f"deskpulse_sink_{name}", int(value) if isinstance(
+        value, bool) else value) for name, value in state.as_dict().items()
+        if isinstance(value, int | float))
 
 
 class _NoSecretOnArgv(argparse.Action):
@@ -83,10 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bytes a query result may have (0: no bound)")
     parser.add_argument("--max-query-seconds", type=int, default=limits.max_execution_s,
                         help="seconds a query may run (0: no bound)")
-    parser.add_argument("--loglevel", default="INFO")
-    parser.add_argument("--standalone", action="store_true",
-                        help="keep running when the parent process exits")
-    return parser
+    return add_process_options(parser, loglevel="INFO")
 
 
 def read_secret(name: str, path: Path | None, env_name: str, *,
@@ -137,13 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.standalone:
         exit_when_orphaned()
 
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
 
     writer_client = connect(dsn)
     applied = migrate.apply(ClientStore(writer_client))

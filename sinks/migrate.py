@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from deskpulse.sql import SqlStore
+from deskpulse.core.sql import SqlStore
 
 logger = logging.getLogger(__name__)
 

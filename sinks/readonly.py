@@ -17,7 +17,7 @@ Two checks, each enough alone for most attacks, together for all that are known:
    (checked on chDB). chDB lets ``INTO OUTFILE``, ``KILL`` and the scalar ``file()``
    through in readonly mode: the statement check stops those.
 
-A result larger than the bound fails with :class:`~deskpulse.errors.ResultTooLarge`
+A result larger than the bound fails with :class:`~deskpulse.core.errors.ResultTooLarge`
 ("add LIMIT or aggregate") instead of costing gigabytes in the sink and the CLI.
 
 Results are returned as JSON whatever their bytes: strings are read as bytes and
@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from deskpulse.errors import QueryError, QueryRefused, ResultTooLarge
+from deskpulse.core.errors import QueryError, QueryRefused, ResultTooLarge
 
 #: statements the query path runs (the first keyword)
 ALLOWED_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS")

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deskpulse.sql import SqlStore, literal
+from deskpulse.core.sql import SqlStore, literal
 from streams.categories import TenantMatcher
 
 logger = logging.getLogger(__name__)

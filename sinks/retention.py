@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from deskpulse.errors import ConfigError
-from deskpulse.sql import SqlStore
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.sql import SqlStore
 
 #: name -> (table, the expression rows expire from)
 RETENTION = {

@@ -30,7 +30,8 @@ from typing import Any
 
 import orjson
 
-from deskpulse.errors import DeskpulseError, OperationalError
+from deskpulse.core.errors import DeskpulseError, OperationalError
+from deskpulse.core.metrics import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
 from sinks.readonly import json_result
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class StoreEndpoint:
                 elif self.path == "/live":  # liveness: the process answers
                     self._send(200, b'{"live": true}')
                 elif self.path == "/metrics":
-                    self._send(200, endpoint.metrics().encode(), "text/plain; version=0.0.4")
+                    self._send(200, endpoint.metrics().encode(), PROMETHEUS_CONTENT_TYPE)
                 elif self.path in ("/query",) or self.path.startswith("/admin/"):
                     self._send(405, error_body("use POST", "RequestError"))
                 else:

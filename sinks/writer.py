@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from deskpulse.errors import QueryError, StoreUnavailable
+from deskpulse.core.errors import QueryError, StoreUnavailable
 from sinks.readonly import QueryLimits, check_statement, engine_error, profile
 
 logger = logging.getLogger(__name__)

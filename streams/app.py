@@ -21,7 +21,8 @@ import faust
 from faust.app.base import BootStrategy
 from mode import Service
 
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.metrics import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from deskpulse.core.settings import KafkaSettings
 from schemas.auth import secret_digest
 from streams.auth import DeviceAuth
 from streams.ingest import ActivityIngest, IngestSettings, require_alive
@@ -124,6 +125,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
     @app.page("/metrics")
     async def prometheus(web: object, request: object) -> object:
         return app.web.bytes(metrics.prometheus(),
-                             content_type="text/plain; version=0.0.4")
+                             content_type=PROMETHEUS_CONTENT_TYPE)
 
     return app

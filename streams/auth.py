@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from deskpulse.errors import PolicyError
+from deskpulse.core.errors import PolicyError
 from schemas.auth import detach, device_key, tenant_secret
 from schemas.validate import Invalid
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import re2
 
-from deskpulse.errors import PolicyError
+from deskpulse.core.errors import PolicyError
 
 KINDS = ("domain", "title", "app")  # precedence: first wins
 PRODUCTIVITY = ("productive", "neutral", "unproductive")

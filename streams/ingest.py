@@ -35,14 +35,15 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from deskpulse.errors import BrokerUnavailable
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from streams.auth import DeviceAuth
 from streams.batch import process_batch
 from streams.metrics import StreamMetrics
 from streams.policy_io import PolicyFollower
-from streams.seen import PartitionedSeenIndex, read_seen_log
+from streams.seen import PartitionedSeenIndex
+from streams.seen_io import read_seen_log
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +113,8 @@ class ActivityIngest:
             if self._stop.is_set():
                 return
         consumer = Consumer(self._kafka.group_consumer(s.group_id, s.session_timeout_ms))
-        producer = Producer(self._kafka.librdkafka(**{
-            "acks": "all", "enable.idempotence": True, "compression.type": "lz4",
-            "linger.ms": 5, "batch.num.messages": 10_000,
+        producer = Producer(self._kafka.reliable_producer(**{
+            "compression.type": "lz4", "linger.ms": 5, "batch.num.messages": 10_000,
         }))
         consumer.subscribe([topics.ACTIVITY], on_assign=self._on_assign,
                            on_revoke=self._on_revoke, on_lost=self._on_revoke)

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from deskpulse.errors import PolicyError
+from deskpulse.core.errors import PolicyError
+from schemas import topics
 from streams.auth import DevicePolicy
 from streams.categories import RuleBook
 from streams.category_defaults import DEFAULT_RULES
@@ -298,6 +299,17 @@ class PolicySet:
     categories: RuleBook = field(default_factory=lambda: RuleBook(DEFAULT_RULES))
     #: device authentication: per-tenant modes and revoked credentials
     devices: DevicePolicy = field(default_factory=DevicePolicy)
+
+    def apply(self, topic: str, key: str, record: dict | None) -> None:
+        """One record of a policy topic (``None``: a tombstone)."""
+        if topic == topics.POLICY_DNT:
+            self.apply_dnt(key, record)
+        elif topic == topics.POLICY_CATEGORY:
+            self.categories.apply(key, record)
+        elif topic == topics.POLICY_DEVICE:
+            self.devices.apply(key, record)
+        else:
+            self.apply_schedule(key, record)
 
     def apply_dnt(self, key: str, record: dict | None) -> None:
         if record is None:

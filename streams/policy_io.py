@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from deskpulse.errors import BrokerUnavailable, PolicyError
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import BrokerUnavailable, PolicyError
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from streams.policy import PolicySet
 
@@ -40,7 +40,7 @@ def publish_records(kafka: KafkaSettings, records: Sequence[tuple[str, str, dict
                     timeout: float = 30.0) -> None:
     """Write ``(topic, key, record)`` policy records through one producer, in order, and
     wait for every ack (one producer per record is slow for hundreds)."""
-    producer = Producer(kafka.librdkafka(**{"acks": "all", "enable.idempotence": True}))
+    producer = Producer(kafka.reliable_producer())
     errors: list[Any] = []
     for topic, key, record in records:
         producer.produce(topic, key=key.encode(),
@@ -115,14 +115,7 @@ class PolicyFollower:
     def apply(self, topic: str, key: str, value: bytes | None) -> None:
         try:
             record = None if value is None else orjson.loads(value)
-            if topic == topics.POLICY_DNT:
-                self.policies.apply_dnt(key, record)
-            elif topic == topics.POLICY_CATEGORY:
-                self.policies.categories.apply(key, record)
-            elif topic == topics.POLICY_DEVICE:
-                self.policies.devices.apply(key, record)
-            else:
-                self.policies.apply_schedule(key, record)
+            self.policies.apply(topic, key, record)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, PolicyError) as exc:
             logger.error("ignoring unreadable policy record %s in %s: %r", key, topic, exc)
             return

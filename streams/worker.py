@@ -9,9 +9,9 @@ from pathlib import Path
 
 import faust
 
-from deskpulse.errors import DeskpulseError
-from deskpulse.procs import exit_when_orphaned
-from deskpulse.settings import kafka_extra_from_env
+from deskpulse.core.errors import DeskpulseError
+from deskpulse.core.procs import add_process_options, exit_when_orphaned
+from deskpulse.core.settings import kafka_extra_from_env
 from streams.app import WorkerSettings, create_app
 from streams.auth import MODES
 
@@ -25,9 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--web-host", default="127.0.0.1",
                         help="address of /health, /live and /metrics (0.0.0.0 in a container)")
     parser.add_argument("--app-id", default="deskpulse-streams")
-    parser.add_argument("--loglevel", default="warning")
-    parser.add_argument("--standalone", action="store_true",
-                        help="keep running when the parent process exits")
     parser.add_argument("--device-auth", choices=MODES, default=None,
                         help="device authentication of tenants without a mode of their own "
                              "(deskpulse device mode); default: enforce when a device secret "
@@ -35,12 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device-secret-file", type=Path, default=None,
                         help="the deployment secret (mode 0600); or the environment: "
                              "DESKPULSE_DEVICE_SECRET_FILE, DESKPULSE_DEVICE_SECRET")
-    return parser
+    return add_process_options(parser, loglevel="warning")
 
 
 def device_settings(args: argparse.Namespace) -> tuple[str, bytes | None]:
     """The default mode and the deployment secret (a tenant's secret is refused here)."""
-    from deskpulse.devices import load_secret
+    from deskpulse.core.devices import load_secret
     from schemas.auth import CredentialError
     secret = load_secret(args.device_secret_file)
     if secret is not None and secret.tenant is not None:

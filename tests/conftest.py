@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from deskpulse.procs import free_port
-from deskpulse.stack import EmbeddedStack, StackInfo, start_broker
-from deskpulse.store import StackStore
+from deskpulse.core.procs import free_port
+from deskpulse.core.stackfile import StackInfo
+from deskpulse.ops.broker import start_broker
+from deskpulse.ops.embedded import EmbeddedStack
+from deskpulse.ops.store import StackStore
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str,

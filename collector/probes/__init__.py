@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
-from deskpulse.errors import DeskpulseError
+from deskpulse.core.errors import DeskpulseError
 
 
 class ProbeUnavailable(DeskpulseError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from collector.probes import ProbeUnavailable, WindowProbe
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 PROBES = ("auto", "x11", "wlroots", "gnome", "kde")
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import orjson
 import psutil
 
-from deskpulse.procs import Child, free_port
-from deskpulse.stack import start_broker
+from deskpulse.core.procs import Child, free_port
+from deskpulse.ops.broker import start_broker
 from tests.bench.report import record
 from tests.integration.xdesktop import x_desktop
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Producer
 
-from deskpulse.stack import EmbeddedStack
-from deskpulse.store import StackStore
+from deskpulse.ops.embedded import EmbeddedStack
+from deskpulse.ops.store import StackStore
 from schemas import topics
 from tests.bench.report import record
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deskpulse.procs import Child, http_json
+from deskpulse.core.procs import Child, http_json
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Producer
 
-from deskpulse.procs import Child, free_port, http_json
-from deskpulse.stack import sink_args, sink_env, start_broker
+from deskpulse.core.procs import Child, free_port, http_json
+from deskpulse.ops.broker import start_broker
+from deskpulse.ops.embedded import sink_args, sink_env
 from schemas import topics
 from tests.bench.health import clock
 from tests.bench.report import record

@@ -28,10 +28,10 @@ import orjson
 import psutil
 from confluent_kafka import Producer
 
-from deskpulse.devices import write_private
-from deskpulse.procs import Child, free_port
-from deskpulse.settings import KafkaSettings
-from deskpulse.stack import start_broker
+from deskpulse.core.devices import write_private
+from deskpulse.core.procs import Child, free_port
+from deskpulse.core.settings import KafkaSettings
+from deskpulse.ops.broker import start_broker
 from schemas import topics
 from schemas.auth import EnrolmentSecret, FleetSigner, attach, new_root_secret
 from streams.categories import Rule, defaults_key

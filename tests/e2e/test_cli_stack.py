@@ -12,7 +12,7 @@ import threading
 import orjson
 import pytest
 
-from deskpulse.procs import pid_alive
+from deskpulse.core.procs import pid_alive
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

@@ -18,9 +18,10 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from deskpulse.errors import StackError
-from deskpulse.procs import http_json
-from deskpulse.stack import ADMIN_TOKEN_FILE, EmbeddedStack, StackInfo, secure_data_dir
+from deskpulse.core.errors import StackError
+from deskpulse.core.procs import http_json
+from deskpulse.core.stackfile import ADMIN_TOKEN_FILE, StackInfo
+from deskpulse.ops.embedded import EmbeddedStack, secure_data_dir
 from schemas import topics
 from tests.conftest import wait_for
 

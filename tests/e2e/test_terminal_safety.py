@@ -12,7 +12,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from deskpulse.output import printable
+from deskpulse.core.output import printable
 from schemas import topics
 from tests.conftest import wait_for
 from tests.helpers.terminal import raw_controls

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from collector.publisher import Publisher
 from collector.spool import Spool
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.settings import KafkaSettings
 from schemas.activity import ActivityEvent
 
 

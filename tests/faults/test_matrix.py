@@ -29,9 +29,10 @@ import orjson
 import pytest
 
 from collector.spool import Spool
-from deskpulse.faults import ENV as FAULT_ENV
-from deskpulse.procs import Child, free_port, http_json
-from deskpulse.stack import sink_args, sink_env, start_broker
+from deskpulse.core.faults import ENV as FAULT_ENV
+from deskpulse.core.procs import Child, free_port, http_json
+from deskpulse.ops.broker import start_broker
+from deskpulse.ops.embedded import sink_args, sink_env
 from tests.conftest import wait_for
 from tests.faults.fleet import duration_ms
 

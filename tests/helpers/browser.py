@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from deskpulse.procs import Child
+from deskpulse.core.procs import Child
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 
 from collector.control import request
-from deskpulse.errors import DeskpulseError
-from deskpulse.procs import Child
+from deskpulse.core.errors import DeskpulseError
+from deskpulse.core.procs import Child
 from tests.conftest import wait_for
 
 

@@ -1,4 +1,4 @@
-"""What must never reach a terminal raw (tests of :mod:`deskpulse.output`)."""
+"""What must never reach a terminal raw (tests of :mod:`deskpulse.core.output`)."""
 
 from __future__ import annotations
 

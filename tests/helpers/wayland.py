@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from deskpulse.procs import Child
+from deskpulse.core.procs import Child
 from tests.conftest import wait_for
 
 SESSION_USER = "deskpulse-desk"

@@ -14,9 +14,9 @@ from confluent_kafka import Producer
 
 from collector.publisher import Publisher
 from deskpulse.cli import cli
-from deskpulse.devices import load_signer
-from deskpulse.procs import http_json
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.devices import load_signer
+from deskpulse.core.procs import http_json
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
 from schemas.auth import attach, auth_value, signature

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from deskpulse.boards.dashboards import (
+from deskpulse.ops.boards.dashboards import (
     BOARDS,
     FLEET,
     PERSON,
@@ -15,7 +15,7 @@ from deskpulse.boards.dashboards import (
     WORKING_HOURS,
     model,
 )
-from deskpulse.boards.macros import TimeRange, expand
+from deskpulse.ops.boards.macros import TimeRange, expand
 from tests.helpers.seed import APPS, HOUR, LABELS, PEOPLE, minutes, seed
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 
 from collector.browser import BrowserEndpoint, BrowserReports
 from collector.extension import build
-from deskpulse.procs import free_port
+from deskpulse.core.procs import free_port
 from tests.conftest import wait_for
 from tests.helpers.browser import headed
 from tests.helpers.collector_proc import CollectorProc

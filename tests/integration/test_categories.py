@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from deskpulse.cli import cli
-from deskpulse.procs import http_json
+from deskpulse.core.procs import http_json
 from tests.conftest import assert_settles, wait_for
 from tests.integration.test_policies import dp, event, q, send
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from collector.spool import Spool
-from deskpulse.procs import Child, free_port
+from deskpulse.core.procs import Child, free_port
 from schemas import topics
 from tests.conftest import wait_for
 from tests.helpers.collector_proc import CollectorProc

@@ -17,8 +17,8 @@ from confluent_kafka import Consumer
 
 from collector.control import request
 from collector.spool import Spool
-from deskpulse.procs import free_port
-from deskpulse.stack import start_broker
+from deskpulse.core.procs import free_port
+from deskpulse.ops.broker import start_broker
 from schemas import topics
 from tests.conftest import wait_for
 from tests.helpers.collector_proc import CollectorProc

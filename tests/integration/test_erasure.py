@@ -15,7 +15,7 @@ import time
 import orjson
 import pytest
 
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 from schemas import topics
 from schemas.records import PAYLOAD_LIMIT
 from sinks.erase import TABLES, forget

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from deskpulse.boards.dashboards import BOARDS, DATASOURCE_UID, FOLDER_UID, model
-from deskpulse.boards.deploy import ClickHouseConnection, deploy
-from deskpulse.errors import GrafanaError
+from deskpulse.core.errors import GrafanaError
+from deskpulse.ops.boards.dashboards import BOARDS, DATASOURCE_UID, FOLDER_UID, model
+from deskpulse.ops.boards.deploy import ClickHouseConnection, deploy
 from tests.helpers.fake_grafana import READONLY_TOKEN, TOKEN, FakeGrafana
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from deskpulse.procs import http_json
+from deskpulse.core.procs import http_json
 from schemas import topics
 from tests.conftest import assert_settles, wait_for
 

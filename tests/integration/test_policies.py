@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from confluent_kafka import Producer
 
 from deskpulse.cli import cli
-from deskpulse.procs import http_json
-from deskpulse.settings import KafkaSettings
-from deskpulse.stack import EmbeddedStack
+from deskpulse.core.procs import http_json
+from deskpulse.core.settings import KafkaSettings
+from deskpulse.ops.embedded import EmbeddedStack
 from schemas import topics
 from streams.policy_io import read_policies
 from tests.conftest import wait_for

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
-from deskpulse.report import collect, render_html
+from deskpulse.ops.report import collect, render_html
 from sinks.writer import ClientStore
 from tests.helpers.browser import dump_dom, screenshot
 from tests.helpers.seed import HOUR, LABELS, PEOPLE, minutes, seed

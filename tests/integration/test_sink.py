@@ -8,8 +8,8 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from deskpulse.errors import StoreUnavailable
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.errors import StoreUnavailable
+from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from sinks import migrate
 from sinks.loop import SinkLoop, SinkSettings

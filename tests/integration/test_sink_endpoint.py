@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from deskpulse.errors import QueryError, QueryRefused
-from deskpulse.procs import http_json
+from deskpulse.core.errors import QueryError, QueryRefused
+from deskpulse.core.procs import http_json
 from sinks import admin as admin_ops
 from sinks.readonly import QueryLimits
 from sinks.server import StoreEndpoint

@@ -11,9 +11,9 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from deskpulse.faults import ENV as FAULT_ENV
-from deskpulse.procs import Child, free_port, http_json
-from deskpulse.stack import sink_args, sink_env
+from deskpulse.core.faults import ENV as FAULT_ENV
+from deskpulse.core.procs import Child, free_port, http_json
+from deskpulse.ops.embedded import sink_args, sink_env
 from schemas import topics
 from tests.conftest import wait_for
 

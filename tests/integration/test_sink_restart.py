@@ -14,8 +14,8 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from deskpulse.stack import EmbeddedStack
-from deskpulse.store import StackStore
+from deskpulse.ops.embedded import EmbeddedStack
+from deskpulse.ops.store import StackStore
 from schemas import topics
 from tests.conftest import assert_settles, wait_for
 

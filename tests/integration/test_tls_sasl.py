@@ -20,9 +20,9 @@ from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from collector.publisher import Publisher
-from deskpulse.procs import Child, free_port, http_json, port_in_use
-from deskpulse.settings import KafkaSettings
-from deskpulse.stack import create_topics, start_broker
+from deskpulse.core.procs import Child, free_port, http_json, port_in_use
+from deskpulse.core.settings import KafkaSettings
+from deskpulse.ops.broker import create_topics, start_broker
 from schemas import topics
 from schemas.activity import ActivityEvent
 from tests.conftest import wait_for

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from deskpulse.procs import Child, free_port, http_json, wait_ready
+from deskpulse.core.procs import Child, free_port, http_json, wait_ready
 from schemas import topics
 from tests.conftest import assert_settles, wait_for
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deskpulse.procs import Child
+from deskpulse.core.procs import Child
 
 
 def require(*tools: str) -> None:

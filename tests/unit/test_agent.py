@@ -8,7 +8,7 @@ from collector.agent import Collector
 from collector.config import CollectorSettings
 from collector.control import Request
 from collector.probes import WindowInfo
-from collector.spool import Spool
+from collector.spool import Spool, SpooledEvent
 
 T0 = 1_795_000_000.0
 
@@ -62,10 +62,64 @@ class FakePublisher:
         return 0
 
 
-@pytest.fixture()
-def rig(tmp_path: Path):
+class MemorySpool:
+    """The spool's contract in memory: events kept by id until acked, counters in a dict."""
+
+    def __init__(self, max_events=500_000):
+        self.max_events = max_events
+        self._events: dict[int, object] = {}
+        self._ids: set[str] = set()
+        self._meta: dict[str, int] = {}
+        self._row = 0
+
+    @property
+    def dropped(self):
+        return self._meta.get("dropped", 0)
+
+    @property
+    def next_seq(self):
+        return self._meta.get("next_seq", 0)
+
+    def put(self, events, *, next_seq=None):
+        added = 0
+        for event in events:
+            if event.event_id not in self._ids:
+                self._row += 1
+                self._events[self._row] = event
+                self._ids.add(event.event_id)
+                added += 1
+        if next_seq is not None:
+            self._meta["next_seq"] = next_seq
+        excess = len(self._events) - self.max_events
+        for row_id in sorted(self._events)[:max(excess, 0)]:
+            del self._events[row_id]
+            self._meta["dropped"] = self.dropped + 1
+        return added
+
+    def pending(self, limit, *, exclude=frozenset()):
+        rows = [SpooledEvent(i, e) for i, e in sorted(self._events.items()) if i not in exclude]
+        return rows[:max(limit, 0)]
+
+    def ack(self, row_ids):
+        for row_id in row_ids:
+            self._events.pop(row_id, None)
+
+    def get_meta(self, key):
+        return self._meta.get(key, 0)
+
+    def set_meta(self, key, value):
+        self._meta[key] = value
+
+    def __len__(self):
+        return len(self._events)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def rig(request, tmp_path: Path):
+    """The loop with an in-memory spool (its protocol is all the loop needs) and, to
+    show the fake behaves as the real one, with the SQLite spool."""
     clock, probe, idle, pub = Clock(), Probe(), Idle(), FakePublisher()
-    spool = Spool(tmp_path / "spool.db")
+    spool = MemorySpool() if request.param == "memory" else Spool(tmp_path / "spool.db")
     settings = CollectorSettings(user="alice", host="pc", idle_threshold=180)
     collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=pub,
                           clock=clock)

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from collector.publisher import Publisher
-from deskpulse.devices import load_secret, load_signer, read_private, write_private
-from deskpulse.errors import ConfigError, PolicyError
-from deskpulse.settings import KafkaSettings
+from deskpulse.core.devices import load_secret, load_signer, read_private, write_private
+from deskpulse.core.errors import ConfigError, PolicyError
+from deskpulse.core.settings import KafkaSettings
 from schemas.activity import ActivityEvent
 from schemas.auth import (
     CredentialError,
@@ -384,7 +384,7 @@ def test_enrolment_on_the_command_line(tmp_path, monkeypatch):
 
 
 def test_a_collector_does_not_start_with_a_credential_of_another_computer(tmp_path):
-    from deskpulse.devices import check_credential
+    from deskpulse.core.devices import check_credential
     path = tmp_path / "device.cred"
     write_private(path, ROOT.enrol("acme", "pc-alice", user="alice").to_text())
     check_credential(path, "acme", "pc-alice", "alice")

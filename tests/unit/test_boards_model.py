@@ -3,7 +3,7 @@ from pathlib import Path
 
 import yaml
 
-from deskpulse.boards.dashboards import (
+from deskpulse.ops.boards.dashboards import (
     BOARDS,
     DATASOURCE_TYPE,
     DATASOURCE_UID,
@@ -11,8 +11,8 @@ from deskpulse.boards.dashboards import (
     SCHEMA_VERSION,
     model,
 )
-from deskpulse.boards.deploy import ClickHouseConnection
-from deskpulse.boards.macros import TimeRange, expand
+from deskpulse.ops.boards.deploy import ClickHouseConnection
+from deskpulse.ops.boards.macros import TimeRange, expand
 
 GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 

@@ -7,7 +7,7 @@ import pytest
 from collector.browser import MAX_AGE_MS, BrowserReports, parse_report
 from collector.config import collector_settings
 from collector.extension import FILES, build
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 
 def test_manifest_asks_for_little_and_never_reads_pages_or_private_windows(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deskpulse.errors import PolicyError
+from deskpulse.core.errors import PolicyError
 from streams.categories import (
     KINDS,
     UNCATEGORIZED,

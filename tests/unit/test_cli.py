@@ -1,7 +1,7 @@
 from click.testing import CliRunner
 
 from deskpulse.cli import cli
-from deskpulse.output import render
+from deskpulse.core.output import render
 
 
 def run(*args, env=None):

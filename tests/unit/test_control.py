@@ -38,7 +38,7 @@ from collector.control import (
 from collector.probes import WindowInfo
 from collector.spool import Spool
 from deskpulse.cli import cli
-from deskpulse.errors import ConfigError, DeskpulseError
+from deskpulse.core.errors import ConfigError, DeskpulseError
 from tests.conftest import wait_for
 
 

@@ -23,7 +23,7 @@ import yaml
 from confluent_kafka import Producer
 
 from collector.config import collector_settings
-from deskpulse.settings import kafka_extra_from_env, load_settings
+from deskpulse.core.settings import kafka_extra_from_env, load_settings
 from sinks.main import build_parser as sink_parser
 from streams.worker import build_parser as worker_parser
 
@@ -158,7 +158,7 @@ def test_ansible_role_syntax_and_its_config_is_what_the_collector_reads(tmp_path
 
 
 def test_the_sink_takes_no_secret_on_its_command_line():
-    from deskpulse.stack import sink_args, sink_env
+    from deskpulse.ops.embedded import sink_args, sink_env
     argv = sink_args("127.0.0.1:9092", "chdb:///x", 8123)
     assert sink_parser().parse_args(argv).http_port == 8123
     env = sink_env("-Ab_c" + "x" * 16, "admin" * 4, base={})

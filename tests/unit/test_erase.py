@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from deskpulse.cli import cli
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 from schemas.records import PAYLOAD_LIMIT
 from sinks.erase import MAX_LOGIN, check_subject, encodings
 from sinks.rows import poison_record, poison_subject

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 from sinks import access, cluster
 from sinks.migrate import Migration, load_migrations, plan
 from sinks.retention import parse_assignment, statement

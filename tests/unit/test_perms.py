@@ -11,7 +11,7 @@ import pytest
 from collector.main import private_log
 from collector.perms import private_dir, private_file
 from collector.spool import Spool
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 from schemas.activity import SCHEMA_ID, ActivityEvent
 
 

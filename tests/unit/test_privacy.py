@@ -5,7 +5,7 @@ import pytest
 
 from collector.privacy import REDACTED, LocalHours, Pause, PrivacyPolicy, guard, reduce_url
 from collector.spans import Sample
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(("url", "mode", "out"), [

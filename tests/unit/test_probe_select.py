@@ -12,7 +12,7 @@ from collector.probes import ProbeUnavailable
 from collector.probes.select import choose, diagnose, open_session
 from collector.probes.wire import decode_args, encode_message, encode_string
 from collector.probes.wlroots import WlrootsIdle, activated_in
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 LINUX = "linux"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deskpulse.errors import PolicyError
+from deskpulse.core.errors import PolicyError
 from streams.policy import Interval, Schedule, parse_hours
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "America/Santiago",

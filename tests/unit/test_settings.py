@@ -1,8 +1,8 @@
 import pytest
 
-from deskpulse import settings as settings_module
-from deskpulse.errors import ConfigError
-from deskpulse.settings import KafkaSettings, load_settings
+from deskpulse.core import settings as settings_module
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.settings import KafkaSettings, load_settings
 
 
 def test_flag_beats_env_beats_file(tmp_path):
@@ -36,7 +36,7 @@ def test_missing_explicit_config_is_an_error(tmp_path):
 def test_rate_limit_filter_passes_once_per_period():
     import logging
 
-    from deskpulse.logs import RateLimit
+    from deskpulse.core.logs import RateLimit
     f = RateLimit(period=3600)
 
     def rec(msg):

@@ -9,8 +9,9 @@ import stat
 import orjson
 import pytest
 
-from deskpulse.errors import ConfigError, QueryError, QueryRefused, StackError
-from deskpulse.stack import secure_data_dir, write_private
+from deskpulse.core.errors import ConfigError, QueryError, QueryRefused, StackError
+from deskpulse.core.privatefiles import write_private
+from deskpulse.ops.embedded import secure_data_dir
 from sinks import admin
 from sinks.main import read_secret
 from sinks.readonly import QueryLimits, check_statement, engine_error, json_result, tokens

@@ -10,8 +10,8 @@ import re
 import orjson
 import pytest
 
-from deskpulse.output import printable, render, table
-from deskpulse.report import ReportData, render_html, render_text
+from deskpulse.core.output import printable, render, table
+from deskpulse.ops.report import ReportData, render_html, render_text
 from tests.helpers.terminal import RAW
 
 #: one example per class, with how it must look in a table

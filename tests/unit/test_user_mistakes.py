@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from deskpulse.cli import cli
-from deskpulse.procs import free_port
+from deskpulse.core.procs import free_port
 
 CLI = [sys.executable, "-m", "deskpulse.cli"]
 HOURS = ["--hours", "mon-fri 09:00-17:00"]

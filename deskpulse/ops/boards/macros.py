@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from deskpulse.sql import literal
+from deskpulse.core.sql import literal
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from typing import Any, Protocol
 
 import orjson
 
-from deskpulse import errors
-from deskpulse.errors import DeskpulseError, QueryRefused, StackError, StoreUnavailable
-from deskpulse.procs import http_json
-from deskpulse.settings import Settings
-from deskpulse.sql import Result, SqlStore
-from deskpulse.stack import StackInfo
+from deskpulse.core import errors
+from deskpulse.core.errors import DeskpulseError, QueryRefused, StackError, StoreUnavailable
+from deskpulse.core.procs import http_json
+from deskpulse.core.settings import Settings
+from deskpulse.core.sql import Result, SqlStore
+from deskpulse.core.stackfile import StackInfo
 
 Store = SqlStore
 

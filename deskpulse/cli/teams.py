@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from deskpulse.clikit import Group, _common, _settings
+from deskpulse.cli.kit import Group, _common, _settings
 
 
 @click.group(cls=Group)
@@ -22,7 +22,7 @@ def team() -> None:
               show_default=True)
 def team_add(team_name: str, user: str, role: str, **common: Any) -> None:
     """Add a person to a team (or change their role in it)."""
-    from deskpulse.store import open_admin
+    from deskpulse.ops.store import open_admin
     settings = _settings(**common)
     open_admin(settings).run("team", {"tenant": settings.tenant, "team": team_name,
                                       "user": user, "role": role})
@@ -36,7 +36,7 @@ def team_add(team_name: str, user: str, role: str, **common: Any) -> None:
 @click.option("--user", required=True, help="The person's login.")
 def team_remove(team_name: str, user: str, **common: Any) -> None:
     """Remove a person from a team."""
-    from deskpulse.store import open_admin
+    from deskpulse.ops.store import open_admin
     settings = _settings(**common)
     open_admin(settings).run("team", {"tenant": settings.tenant, "team": team_name,
                                       "user": user, "remove": True})
@@ -47,8 +47,8 @@ def team_remove(team_name: str, user: str, **common: Any) -> None:
 @_common
 def team_list(**common: Any) -> None:
     """Every team of the tenant and its people."""
-    from deskpulse.sql import literal
-    from deskpulse.store import open_store
+    from deskpulse.core.sql import literal
+    from deskpulse.ops.store import open_store
     settings = _settings(**common)
     _, rows = open_store(settings).query(
         "SELECT team, user, toString(role) FROM deskpulse.team_members "

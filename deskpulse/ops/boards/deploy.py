@@ -16,14 +16,14 @@ import niquests
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException, GrafanaUnauthorizedError
 
-from deskpulse.boards.dashboards import (
+from deskpulse.core.errors import GrafanaError
+from deskpulse.ops.boards.dashboards import (
     BOARDS,
     DATASOURCE_TYPE,
     DATASOURCE_UID,
     FOLDER_UID,
     model,
 )
-from deskpulse.errors import GrafanaError
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,10 @@
-"""Child processes of the embedded stack: start, watch, stop — bounded in time."""
+"""Processes: children of the embedded stack (start, watch, stop — bounded in time), and
+what every entry point does about signals (:func:`stop_on_signals`) and a parent that
+went away (:func:`exit_when_orphaned`)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import logging
@@ -10,15 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 
-from deskpulse.errors import StackError
+from deskpulse.core.errors import StackError
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,8 @@ class Child:
 def http_json(url: str, *, timeout: float = 2.0, body: bytes | None = None,
               token: str | None = None) -> tuple[int, object]:
     """GET (or POST ``body``) and decode the JSON answer; (status, value)."""
+    import urllib.error  # here: the collector's process imports this module, never this
+    import urllib.request
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -143,8 +147,6 @@ def exit_when_orphaned(grace_s: float = 10.0, check_every_s: float = 0.5) -> Non
     once the broker is gone too (the Kafka clients wait for it); this daemon
     thread makes sure the process never outlives its stack.
     """
-    import threading
-
     parent = os.getppid()
 
     def watch() -> None:
@@ -157,3 +159,26 @@ def exit_when_orphaned(grace_s: float = 10.0, check_every_s: float = 0.5) -> Non
         os._exit(70)
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set instead of ending the process: the entry
+    point's loop checks it and stops in order (main thread only)."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def add_process_options(parser: argparse.ArgumentParser, *, loglevel: str
+                        ) -> argparse.ArgumentParser:
+    """The tail of every pipeline process's command line (stream worker, sink): its log
+    level, and ``--standalone`` (not stopped by :func:`exit_when_orphaned` with its parent)."""
+    parser.add_argument("--loglevel", default=loglevel)
+    parser.add_argument("--standalone", action="store_true",
+                        help="keep running when the parent process exits")
+    return parser

@@ -1,12 +1,11 @@
 """``deskpulse category ...`` and ``deskpulse recategorize``: productivity rules.
 
 Rules, team names and members come from the policy topic and ClickHouse, so what
-these commands print goes through :func:`deskpulse.output.printable`.
+these commands print goes through :func:`deskpulse.core.output.printable`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -14,8 +13,8 @@ from typing import Any
 
 import click
 
-from deskpulse.clikit import Group, _broker, _common, _settings
-from deskpulse.output import printable, table
+from deskpulse.cli.kit import Group, _broker, _common, _settings, iso_date
+from deskpulse.core.output import printable, table
 
 
 @click.group(cls=Group)
@@ -51,22 +50,17 @@ def _what(app: str | None, domain: str | None, title: str | None) -> tuple[str, 
 def category_set(app: str | None, domain: str | None, title: str | None, team: str, name: str,
                  productivity: str, **common: Any) -> None:
     """Add or change a rule; it labels events processed from now on."""
-    from schemas.topics import POLICY_CATEGORY
+    from deskpulse.ops.policies import KafkaPolicyTopics, set_category
     from streams.categories import Rule
-    from streams.policy_io import publish_policy, read_policies
     kind, pattern = _what(app, domain, title)
     settings = _settings(**common)
     rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
                       created_ms=int(time.time() * 1000))  # refuses bad input first
-    kafka = _broker(settings)
-    book = read_policies(kafka).categories
-    existing = book.rules.get(rule.key)
-    if existing is not None:  # a changed label keeps the rule's place in the order
-        rule = dataclasses.replace(rule, created_ms=existing.created_ms)
-    publish_policy(kafka, POLICY_CATEGORY, rule.key, rule.to_record())
-    click.echo(f"{'changed' if existing else 'added'}: {printable(rule.describe())}; it labels "
-               "events processed from now on (history: deskpulse recategorize --since DATE)")
-    if team and team not in book.tenant_teams(settings.tenant):
+    change = set_category(KafkaPolicyTopics(_broker(settings)), rule)
+    click.echo(f"{'changed' if change.changed else 'added'}: {printable(change.rule.describe())}"
+               "; it labels events processed from now on (history: deskpulse recategorize "
+               "--since DATE)")
+    if not change.team_known:
         click.echo(f"note: the workers know no members of team {team!r} yet; run "
                    "'deskpulse category sync-teams' after filling deskpulse.team_members")
 
@@ -142,26 +136,15 @@ def category_test(app: str, url: str, domain: str, title: str, user: str,
 @_common
 def category_sync_teams(**common: Any) -> None:
     """Copy team membership from ClickHouse's team_members to the workers (for team rules)."""
-    from deskpulse.sql import literal
-    from deskpulse.store import open_store
-    from schemas.topics import POLICY_CATEGORY
-    from streams.categories import team_key
-    from streams.policy_io import publish_policy, read_policies
+    from deskpulse.ops.policies import KafkaPolicyTopics, sync_teams
+    from deskpulse.ops.store import open_store
     settings = _settings(**common)
-    kafka = _broker(settings)
-    _, rows = open_store(settings).query(
-        "SELECT team, groupArray(user) FROM deskpulse.team_members "
-        f"WHERE tenant = {literal(settings.tenant)} GROUP BY team ORDER BY team")
-    teams = {team: sorted(set(users)) for team, users in rows}
-    known = read_policies(kafka).categories.tenant_teams(settings.tenant)
-    for team, members in teams.items():
-        if frozenset(members) != known.get(team):
-            publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team),
-                           {"members": members})
+    synced = sync_teams(KafkaPolicyTopics(_broker(settings)), open_store(settings),
+                        settings.tenant)
+    for team, members in synced.teams.items():
         click.echo(f"team {printable(team)}: {len(members)} "
                    f"{'person' if len(members) == 1 else 'people'}")
-    for team in sorted(set(known) - set(teams)):
-        publish_policy(kafka, POLICY_CATEGORY, team_key(settings.tenant, team), None)
+    for team in synced.removed:
         click.echo(f"team {printable(team)}: removed")
 
 
@@ -180,20 +163,13 @@ def category_defaults(state: str, **common: Any) -> None:
                "processed from now on")
 
 
-def _date(ctx: click.Context, param: click.Parameter, value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-11-01") from exc
-
-
 @click.command()
 @_common
-@click.option("--since", required=True, callback=_date, help="First day (UTC), YYYY-MM-DD.")
+@click.option("--since", required=True, callback=iso_date, help="First day (UTC), YYYY-MM-DD.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def recategorize(since: dt.date, yes: bool, **common: Any) -> None:
     """Relabel stored spans and rollups since a day with today's rules."""
-    from deskpulse.store import open_admin
+    from deskpulse.ops.store import open_admin
     from streams.policy_io import read_policies
     settings = _settings(**common)
     if since > dt.datetime.now(dt.UTC).date():

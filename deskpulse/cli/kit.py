@@ -1,19 +1,18 @@
 """What every ``deskpulse`` command group shares: errors as messages, connection options.
 
 Every error a user can cause ends as one line ``Type: message`` on stderr with
-the error's exit code: :class:`~deskpulse.errors.DeskpulseError` and click's usage
-errors alike (shown as :class:`~deskpulse.errors.UsageError`). Messages are made
+the error's exit code: :class:`~deskpulse.core.errors.DeskpulseError` and click's usage
+errors alike (shown as :class:`~deskpulse.core.errors.UsageError`). Messages are made
 printable before they reach the terminal, as all output is
-(:func:`deskpulse.output.printable`).
+(:func:`deskpulse.core.output.printable`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
-import re
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from deskpulse.errors import BrokerUnavailable, ConfigError, DeskpulseError, UsageError
-from deskpulse.output import printable
-from deskpulse.settings import (
+from deskpulse.core.errors import ConfigError, DeskpulseError, UsageError
+from deskpulse.core.output import printable
+from deskpulse.core.settings import (
     ENV_BOOTSTRAP,
     ENV_CLICKHOUSE,
     ENV_CONFIG,
@@ -35,6 +34,7 @@ from deskpulse.settings import (
     check_tenant,
     load_settings,
 )
+from deskpulse.core.stackfile import kafka_or_stack
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Group(click.Group):
 
 
 class Checked(click.ParamType):
-    """A value checked by one of :mod:`deskpulse.settings`' ``check_*`` functions, the same
+    """A value checked by one of :mod:`deskpulse.core.settings`' ``check_*`` functions, the same
     check the settings apply to the config file; the message names where the value came
     from (the flag or its environment variable)."""
 
@@ -132,54 +132,16 @@ def _settings(data_dir: Path | None, config_file: Path | None, bootstrap: str | 
 
 
 def _kafka(settings: Settings) -> KafkaSettings:
-    if settings.kafka is not None:
-        return settings.kafka
-    from deskpulse.stack import StackInfo
-    return StackInfo.load(settings.data_dir).kafka()
+    return kafka_or_stack(settings)
 
 
 def _broker(settings: Settings, wait: float = BROKER_WAIT_S) -> KafkaSettings:
     """:func:`_kafka`, once the broker has answered (a :class:`BrokerUnavailable` naming
     the address after at most ``wait`` seconds, sooner when every broker refused)."""
+    from deskpulse.ops.broker import probe_broker
     kafka = _kafka(settings)
     probe_broker(kafka, wait)
     return kafka
-
-
-class _Quiet:
-    """librdkafka's log lines go to the debug log (``-vv``), not to the terminal."""
-
-    def log(self, level: int, fmt: str, *args: Any) -> None:
-        logger.debug("librdkafka: " + fmt, *args)
-
-
-def probe_broker(kafka: KafkaSettings, wait: float) -> None:
-    """Ask the broker for its metadata; a clear error when it cannot answer."""
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient
-    errors: list[KafkaError] = []
-    try:
-        client = AdminClient(kafka.librdkafka(logger=_Quiet(), error_cb=errors.append))
-    except KafkaException as exc:
-        raise ConfigError(f"the Kafka client settings are refused: {exc.args[0].str()}",
-                          hint="see [kafka.extra] in the config file and DESKPULSE_KAFKA_* "
-                          "variables") from exc
-    deadline = time.monotonic() + wait
-    fatal = (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._SSL)
-    while True:
-        try:
-            client.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
-            return
-        except KafkaException as exc:
-            last = exc.args[0].str()
-        client.poll(0)  # serves error_cb
-        if any(e.code() in fatal for e in errors) or time.monotonic() >= deadline:
-            break
-    reason = next((e.str() for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN), last)
-    reason = re.sub(r" \(after \d+ms in state \w+\)$", "", reason.split("/bootstrap: ", 1)[-1])
-    raise BrokerUnavailable(f"cannot reach the Kafka broker at {kafka.bootstrap}: {reason}",
-                            hint="is it running, and are --bootstrap / DESKPULSE_BOOTSTRAP "
-                            "and the security settings right? nothing was changed")
 
 
 def usable_dir(path: Path, what: str = "data dir", mode: int = 0o700) -> Path:
@@ -203,3 +165,13 @@ def write_file(path: Path, text: str) -> None:
         path.write_text(text)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    """A date option's callback: ``YYYY-MM-DD``, or a usage error naming the option."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-11-20") from exc

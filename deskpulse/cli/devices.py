@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from deskpulse.clikit import Group, _common, _kafka, _settings
-from deskpulse.errors import ConfigError
+from deskpulse.cli.kit import Group, _common, _kafka, _settings
+from deskpulse.core.errors import ConfigError
 
 _SECRET_HELP = ("File holding the deployment or the tenant's secret (default: "
                 "DESKPULSE_DEVICE_SECRET_FILE, DESKPULSE_DEVICE_SECRET, then the embedded "
@@ -27,7 +27,7 @@ def device() -> None:
 
 
 def _secret(secret_file: Path | None, data_dir: Path) -> Any:
-    from deskpulse.devices import load_secret
+    from deskpulse.core.devices import load_secret
     secret = load_secret(secret_file, data_dir=data_dir)
     if secret is None:
         raise ConfigError("no device secret to enrol with",
@@ -40,7 +40,7 @@ def _write_or_echo(text: str, out: Path | None, what: str) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    from deskpulse.devices import write_private
+    from deskpulse.core.devices import write_private
     write_private(out, text)
     click.echo(f"{what} written to {out} (mode 0600)", err=True)
 
@@ -50,7 +50,7 @@ def _write_or_echo(text: str, out: Path | None, what: str) -> None:
               help="Where to write it (mode 0600; an existing file is kept).")
 def secret(out: Path) -> None:
     """Create a deployment secret: stream workers verify with it, enrolment derives from it."""
-    from deskpulse.devices import write_private
+    from deskpulse.core.devices import write_private
     from schemas.auth import EnrolmentSecret, new_root_secret, secret_digest
     root = EnrolmentSecret(new_root_secret())
     write_private(out, root.to_text(), overwrite=False)

@@ -5,20 +5,24 @@
     DeskpulseError                  root: everything deskpulse raises on purpose
     ├── ConfigError                 bad settings, flags or files (a user mistake)
     │   ├── UsageError              a command line that cannot be parsed (click's usage errors)
-    │   └── PolicyError             a policy (do-not-track, schedule, category) that is refused
+    │   ├── PolicyError             a policy (do-not-track, schedule, category) that is refused
+    │   └── CredentialError         a device secret or credential refused (schemas.auth)
     ├── StackError                  the embedded stack cannot be found or started
     │   └── StackNotRunning         no running stack behind a data dir
     ├── QueryError                  SQL rejected by ClickHouse (message from the engine)
     │   ├── QueryRefused            SQL the read-only query path does not run
     │   └── ResultTooLarge          a result above the query path's bound
-    └── OperationalError            retryable: a service is unreachable or failing
-        ├── BrokerUnavailable       Kafka / tansu cannot be reached
-        ├── StoreUnavailable        ClickHouse / chDB cannot be reached or written
-        └── GrafanaError            Grafana refused or could not be reached
+    ├── OperationalError            retryable: a service is unreachable or failing
+    │   ├── BrokerUnavailable       Kafka / tansu cannot be reached
+    │   ├── StoreUnavailable        ClickHouse / chDB cannot be reached or written
+    │   └── GrafanaError            Grafana refused or could not be reached
+    ├── ProbeUnavailable            no window probe works here, exit code 4 (collector.probes)
+    ├── ProbeLost                   the display went away (collector.probes)
+    └── ControlLost                 the control socket stopped serving (collector.control)
 
-The collector's probes add two leaves of the root in ``collector.probes``:
-``ProbeUnavailable`` (no probe works in this session, exit code 4) and
-``ProbeLost`` (the display went away while running).
+The classes outside this module are defined beside the code that raises them (a stage
+imports the kernel, never the other way round); ``tests/unit/test_kernel.py`` checks
+this drawing against the classes.
 
 Context travels as keyword fields (``hint=``, ``code=``); third-party
 exceptions are translated at the boundary with ``raise ... from exc``.

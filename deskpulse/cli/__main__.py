@@ -1,0 +1,5 @@
+"""``python -m deskpulse.cli``: the ``deskpulse`` command."""
+
+from deskpulse.cli import main
+
+main()
