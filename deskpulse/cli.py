@@ -18,6 +18,7 @@ import click
 from deskpulse import __version__
 from deskpulse.cli_categories import category, recategorize
 from deskpulse.cli_devices import device
+from deskpulse.cli_export import export as subject_export
 from deskpulse.cli_teams import team
 from deskpulse.clikit import Group, _broker, _common, _kafka, _settings, usable_dir, write_file
 from deskpulse.errors import ConfigError, StackError, StackNotRunning
@@ -51,6 +52,7 @@ cli.add_command(category)
 cli.add_command(recategorize)
 cli.add_command(device)
 cli.add_command(team)
+cli.add_command(subject_export)
 
 
 class _Stop:
