@@ -675,6 +675,11 @@ def schedule_show(**common: Any) -> None:
                              f"({sched.tz}): " + "; ".join(sched.describe())))
 
 
+from deskpulse.cli_mydata import collector_open  # noqa: E402 - registered on the group above
+
+collector.add_command(collector_open)
+
+
 def main() -> None:
     cli(prog_name="deskpulse")
 
