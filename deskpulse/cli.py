@@ -278,13 +278,18 @@ def retention(assignments: tuple[str, ...], **common: Any) -> None:
 @click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True)
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML page with charts instead.")
-def report(days: int, html_file: Path | None, **common: Any) -> None:
-    """The managers' summary (the team overview board's numbers)."""
+@click.option("--user", help="One person's own report (their numbers on the boards).")
+def report(days: int, html_file: Path | None, user: str | None, **common: Any) -> None:
+    """The managers' summary (the team overview board's numbers), or one person's."""
     from deskpulse.report import collect, render_html, render_text
     from deskpulse.store import open_store
     settings = _settings(**common)
     if html_file is not None and not html_file.parent.is_dir():  # before the queries
         raise ConfigError(f"cannot write {html_file}: {html_file.parent} is not a directory")
+    if user is not None:
+        from deskpulse.myreport import personal_report
+        click.echo(personal_report(open_store(settings), settings.tenant, user, days, html_file))
+        return
     data = collect(open_store(settings), settings.tenant, days)
     if html_file is None:
         click.echo(render_text(data))
