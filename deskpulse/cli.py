@@ -288,7 +288,8 @@ def report(days: int, html_file: Path | None, user: str | None, **common: Any) -
         raise ConfigError(f"cannot write {html_file}: {html_file.parent} is not a directory")
     if user is not None:
         from deskpulse.myreport import personal_report
-        click.echo(personal_report(open_store(settings), settings.tenant, user, days, html_file))
+        click.echo(personal_report(lambda: open_store(settings), settings.tenant, user, days,
+                                   html_file))
         return
     data = collect(open_store(settings), settings.tenant, days)
     if html_file is None:

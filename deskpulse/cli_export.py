@@ -28,7 +28,7 @@ def export(user: str, out: Path, fmt: str, **common: Any) -> None:
     from sinks.export import manifest, policy_rows, render
     from streams.policy_io import read_policies
     settings = _settings(**common)
-    check_subject(settings.tenant, user)  # before anything: a blank login names nobody
+    check_subject(settings.tenant, user, "export")  # first: a blank login names nobody
     if out.exists() and out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"output dir {out} is not empty",
                           hint="give a new or empty directory: an export is never mixed "

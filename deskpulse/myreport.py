@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,14 +170,14 @@ Ask for a subject-access export (deskpulse export) for every stored row.</p></fo
 """
 
 
-def personal_report(store: SqlStore, tenant: str, user: str, days: int,
+def personal_report(open_store: Callable[[], SqlStore], tenant: str, user: str, days: int,
                     html_file: Any = None) -> str:
     """``deskpulse report --user``: the text report, or write the HTML page and say where."""
     from deskpulse.clikit import write_file
     from deskpulse.errors import ConfigError
-    if not user.strip() or len(user) > 255:
+    if not user.strip() or len(user) > 255:  # before the store: a mistake is said first
         raise ConfigError("--user must name one login (1-255 characters, not blank)")
-    data = collect_person(store, tenant, user, days)
+    data = collect_person(open_store(), tenant, user, days)
     if html_file is None:
         return render_person_text(data)
     write_file(html_file, render_person_html(data))

@@ -73,7 +73,7 @@ def plain(value: Any) -> Any:
 
 def export_rows(store: SqlStore, tenant: str, user: str) -> dict[str, Any]:
     """Every stored row of ``user`` in ``tenant``, per table; audited (see module doc)."""
-    check_subject(tenant, user)
+    check_subject(tenant, user, "export")
     tables: dict[str, Table] = {}
     for table in TABLES:
         columns, rows = store.query(
@@ -100,7 +100,7 @@ def _column(table: Table, name: str) -> list[Any]:
 def policy_rows(policies: Any, tenant: str, user: str,
                 tables: Mapping[str, Table]) -> dict[str, Table]:
     """What of the policy topics applies to ``user`` (see the module doc), as tables."""
-    check_subject(tenant, user)
+    check_subject(tenant, user, "export")
     hosts = set()
     for name in ("spans_store", "minutes_store", "hours_store", "days_store"):
         hosts |= {h for h in _column(tables.get(name, {"columns": [], "rows": []}), "host") if h}

@@ -169,12 +169,19 @@ def test_the_cli_exports_forgets_and_exports_nothing_through_the_stack(stack, st
                        f"{tenant}:{who}:{i}", title=f"t-{i}") for who in (ANN, NEIGHBOUR)
                  for i in range(4)])
 
-    def stored() -> int:
-        return int(stack_store.query("SELECT count() FROM deskpulse.activity_daily "
-                                     f"WHERE tenant = '{tenant}'")[1][0][0])
-    wait_for(lambda: stored() == 2 and int(stack_store.query(
-        "SELECT count() FROM deskpulse.activity_spans "
-        f"WHERE tenant = '{tenant}'")[1][0][0]) == 8, 120, "the spans and rollups", 1)
+    def stored() -> tuple[int, int]:  # every span, and every rollup second (any UTC day)
+        spans_n = stack_store.query("SELECT count() FROM deskpulse.activity_spans "
+                                    f"WHERE tenant = '{tenant}'")[1][0][0]
+        seconds = stack_store.query("SELECT sum(active_seconds) FROM deskpulse.activity_daily "
+                                    f"WHERE tenant = '{tenant}'")[1][0][0]
+        return int(spans_n), int(seconds or 0)
+    wait_for(lambda: stored() == (8, 8 * 60), 120, "the spans and rollups", 1)
+
+    mine = dp(stack, "report", "--user", NEIGHBOUR, "--tenant", tenant)  # her own week
+    assert "0.07 h active" in mine and ANN not in mine
+    page = tmp_path / "me.html"
+    dp(stack, "report", "--user", NEIGHBOUR, "--tenant", tenant, "--html", str(page))
+    assert "Your deskpulse report" in page.read_text()
 
     first = tmp_path / "first"
     out = dp(stack, "export", "--user", ANN, "--tenant", tenant, "--out", str(first),
