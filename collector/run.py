@@ -93,6 +93,12 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
         mydata = MyDataServer(collector, sent_log, settings.control_socket,
                               port=settings.my_data_port)
         mydata.start()
+    tray = None
+    if settings.tray:
+        from collector.mydata.tray import Tray
+        tray = Tray(collector, mydata.open_in_browser if mydata is not None else None)
+        if not tray.start():
+            tray = None
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -125,6 +131,8 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
     finally:
         if browser is not None:
             browser.stop()
+        if tray is not None:
+            tray.stop()
         if mydata is not None:
             mydata.stop()
         control.stop()

@@ -127,6 +127,11 @@ class MyDataServer:
         self._thread.start()
         logger.info("my-data page on %s", self.url)
 
+    def open_in_browser(self) -> None:
+        """Open the page for the person (the tray's "open my data")."""
+        import webbrowser
+        webbrowser.open(f"{self.url}#token={self.token}")
+
     def stop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.token_path.unlink()
