@@ -18,7 +18,9 @@ Two halves, both pure of file I/O:
 
 :func:`manifest` sums it up (row counts, time range, generated at). Erasure records
 (``deskpulse.erasure_audit``) never name whom they erased, so none can be attributed to
-a person and none is exported; after ``forget`` an export is empty.
+a person and none is exported. After ``forget`` the stored tables of an export are
+empty; the policy records stay on their topics (``forget`` does not touch them: a
+do-not-track entry has to outlive the data) until an admin clears them.
 """
 
 from __future__ import annotations
@@ -167,6 +169,8 @@ def manifest(tenant: str, user: str, request_id: str, tables: Mapping[str, Table
             "dead letters are those 'deskpulse forget' finds for this login in this tenant",
             "erasure records name nobody (request id, tenant, time, counts), so none is "
             "attributed to a person",
+            "do-not-track periods, schedules and category rules are policy records; "
+            "'deskpulse forget' does not remove them (dnt remove / schedule clear do)",
             "events still in Kafka topics (not yet stored, or kept until the topics' "
             "retention) and the collector's own spool on the person's computer are not "
             "in the store and not in this export",

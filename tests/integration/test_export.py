@@ -183,10 +183,30 @@ def test_the_cli_exports_forgets_and_exports_nothing_through_the_stack(stack, st
     dp(stack, "report", "--user", NEIGHBOUR, "--tenant", tenant, "--html", str(page))
     assert "Your deskpulse report" in page.read_text()
 
+    # the policies that apply to her, through the commands an admin uses
+    t = ("--tenant", tenant)
+    dp(stack, "schedule", "set", "--user", ANN, "--tz", "Europe/Berlin", "--hours",
+       "mon-fri 07:00-19:00", *t)
+    dp(stack, "schedule", "set", "--user", NEIGHBOUR, "--tz", "Asia/Tokyo", "--hours",
+       "mon-fri 09:00-17:00", *t)
+    dp(stack, "team", "add", "--team", "red", "--user", ANN, *t)
+    dp(stack, "team", "add", "--team", "blue", "--user", NEIGHBOUR, *t)
+    dp(stack, "category", "set", "--app", "code", "--category", "dev", "--productivity",
+       "productive", "--team", "red", *t)
+    dp(stack, "category", "set", "--app", "code", "--category", "ops", "--productivity",
+       "neutral", "--team", "blue", *t)
+    dp(stack, "dnt", "add", "--user", NEIGHBOUR, "--reason", "works council", *t)
+
     first = tmp_path / "first"
     out = dp(stack, "export", "--user", ANN, "--tenant", tenant, "--out", str(first),
              "--format", "csv")
     assert "audited" in out
+    everything = "".join(f.read_text() for f in first.iterdir())
+    assert "Europe/Berlin" in everything and "07:00" in everything
+    assert "red" in (first / "team_members_store.csv").read_text()
+    assert "dev" in (first / "category_rules.csv").read_text()
+    for foreign in ("Asia/Tokyo", "blue", "ops", "works council", f"{tenant}:{NEIGHBOUR}:"):
+        assert foreign not in everything, foreign
     summary = json.loads((first / "manifest.json").read_text())
     assert summary["rows"]["spans_store"] == 4 and summary["subject"]["user"] == ANN
     assert stat.S_IMODE(os.stat(first).st_mode) == 0o700
@@ -198,7 +218,9 @@ def test_the_cli_exports_forgets_and_exports_nothing_through_the_stack(stack, st
     second = tmp_path / "second"
     dp(stack, "export", "--user", ANN, "--tenant", tenant, "--out", str(second))
     again = json.loads((second / "manifest.json").read_text())
-    assert set(again["rows"].values()) == {0} and again["time_range"]["first"] is None
+    assert {again["rows"][t] for t in TABLES} == {0} and again["time_range"]["first"] is None
+    # forget erases stored rows; her schedule stays on the policy topic until cleared
+    assert again["rows"]["schedules"] == 1 and again["rows"]["category_rules"] == 0
     assert json.loads((second / "spans_store.json").read_text()) == []
     audited = stack_store.query("SELECT count() FROM deskpulse.subject_access_audit "
                                 f"WHERE tenant = '{tenant}'")[1][0][0]
