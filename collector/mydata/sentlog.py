@@ -63,6 +63,7 @@ class SentLog:
         self._lock = threading.Lock()  # written by the run loop, read by the page's thread
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA cache_size=-256")  # 256 KiB: the collector budgets its RSS
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

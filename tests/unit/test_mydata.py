@@ -216,3 +216,17 @@ def test_another_user_is_refused_even_with_the_token(page):
     _, _ = os.waitpid(pid, 0)
     assert os.read(read, 16) == b"403"
     os.close(read)
+
+
+def test_the_page_and_tray_settings_are_checked(tmp_path):
+    from collector.config import collector_settings
+    from deskpulse.errors import ConfigError
+    base = {"tenant": "t", "data_dir": tmp_path}
+    on = collector_settings({}, {}, **base)
+    assert on.my_data and on.tray and on.my_data_port == 0 and on.sent_log_days == 1
+    off = collector_settings({"tray": False, "my_data": False}, {}, **base)
+    assert not off.tray and not off.my_data
+    assert collector_settings({}, {"tray": "off"}, **base).tray is False  # from the environment
+    for bad in ({"my_data_port": 70000}, {"sent_log_days": 0}, {"tray": 1}):
+        with pytest.raises(ConfigError):
+            collector_settings(bad, {}, **base)
