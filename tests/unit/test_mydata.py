@@ -230,3 +230,22 @@ def test_the_page_and_tray_settings_are_checked(tmp_path):
     for bad in ({"my_data_port": 70000}, {"sent_log_days": 0}, {"tray": 1}):
         with pytest.raises(ConfigError):
             collector_settings(bad, {}, **base)
+
+
+def test_the_page_lists_what_still_waits_in_the_spool(rig, tmp_path):
+    collector, clock, probe, pub, spool, sent, seconds = rig
+    seconds(3)
+    probe.window = WindowInfo("firefox", "/usr/bin/firefox", "mail secret-xyz", 2)
+    seconds(3)
+    collector.pump()  # sent, not yet acknowledged: still in the spool, not in the sent log
+    server = MyDataServer(collector, sent, tmp_path / "ctl.sock")
+    server.start()
+    try:
+        status, doc = ask(server, token=server.token)
+    finally:
+        server.stop()
+    assert status == 200 and doc["sent"] == []
+    assert doc["spool"]["waiting"] == len(spool) == len(doc["spool"]["events"]) > 0
+    assert doc["spool"]["in_flight"] == len(pub.waiting)
+    assert [e["event_id"] for e in doc["spool"]["events"]] == [e.event_id for e in pub.sent]
+    assert doc["state"] == "waiting" and doc["working_hours"]["inside_now"] is True
