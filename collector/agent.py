@@ -1,7 +1,10 @@
 """The collector's run loop: probe -> privacy guard -> span builder -> spool -> publisher.
 
 Every closed span is written to the spool (on disk) before anything is sent;
-a spooled event is removed only when the broker has acknowledged it.
+a spooled event is removed only when the broker has acknowledged it. With a sent log
+(:mod:`collector.mydata.sentlog`), each acknowledged event is recorded there as it was
+sent, before it leaves the spool, and so is every private-mode period: the person's
+"my data" page reads them.
 
 Pure: the loop knows its publisher and its spool by the :class:`EventPublisher` and
 :class:`EventSpool` protocols (:class:`collector.publisher.Publisher` and
@@ -12,6 +15,7 @@ importing it loads no Kafka client.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -84,6 +88,16 @@ class UrlSource(Protocol):
     def url_for(self, app: str, at_ms: int) -> str: ...
 
 
+class SentRecord(Protocol):
+    """Where acked events and pauses are recorded (:class:`collector.mydata.sentlog.SentLog`)."""
+
+    def record(self, events: list[Any]) -> None: ...
+
+    def paused(self, since_ms: int, until_ms: int | None) -> None: ...
+
+    def resumed(self, at_ms: int) -> None: ...
+
+
 class AwaySource(Protocol):
     """Screen locked or machine asleep (collector.session.lock)."""
 
@@ -107,7 +121,8 @@ class Collector:
     def __init__(self, settings: CollectorSettings, *, probe: WindowProbe, idle: IdleSource,
                  spool: EventSpool, publisher: EventPublisher, urls: UrlSource | None = None,
                  clock: Callable[[], float] = time.time, away: AwaySource | None = None,
-                 session: dict[str, str] | None = None) -> None:
+                 session: dict[str, str] | None = None,
+                 sent_log: SentRecord | None = None) -> None:
         self.settings = settings
         self.policy = settings.privacy()
         self._probe, self._idle, self._urls = probe, idle, urls
@@ -120,6 +135,8 @@ class Collector:
         self.counters = Counters()
         self._in_flight: set[int] = set()
         self._acked: list[int] = []
+        self._acked_events: list[Any] = []
+        self.sent_log = sent_log
         self._lock = threading.RLock()  # control requests arrive on another thread
         self.pause: Pause | None = self._load_pause()
         self.last_app = ""
@@ -142,6 +159,7 @@ class Collector:
             self._spool.put(self.builder.flush(now), next_seq=self.builder.next_seq)
             self._spool.set_meta("pause_since", now)
             self._spool.set_meta("pause_until", self.pause.until_ms or 0)
+            self._note("paused", now, self.pause.until_ms)
         logger.info("private mode on%s", f" for {for_seconds:.0f}s" if for_seconds else "")
         return self.pause
 
@@ -150,7 +168,16 @@ class Collector:
             self.pause = None
             self._spool.set_meta("pause_since", 0)
             self._spool.set_meta("pause_until", 0)
+            self._note("resumed", self._now_ms())
         logger.info("private mode off")
+
+    def _note(self, what: str, *args: Any) -> None:
+        """Tell the sent log; its failure never stops recording or pausing."""
+        if self.sent_log is not None:
+            try:
+                getattr(self.sent_log, what)(*args)
+            except (sqlite3.Error, OSError) as exc:
+                logger.warning("the sent log could not record %s: %s", what, exc)
 
     def paused(self, now_ms: int) -> bool:
         with self._lock:
@@ -179,6 +206,14 @@ class Collector:
             "session": self.session,
             "away": bool(self._away and self._away.away()),
         }
+
+    def waiting(self, limit: int) -> list[ActivityEvent]:
+        """The oldest events still in the spool (sent or not yet), at most ``limit``."""
+        with self._lock:
+            return [s.event for s in self._spool.pending(limit)]
+
+    def now_ms(self) -> int:
+        return self._now_ms()
 
     def metrics_text(self) -> str:
         """The status as Prometheus text (for node_exporter's textfile collector)."""
@@ -246,19 +281,24 @@ class Collector:
         for spooled in self._spool.pending(room, exclude=self._in_flight) if room > 0 else ():
             self._in_flight.add(spooled.row_id)
             self._publisher.send(spooled.event,
-                                 on_result=lambda ok, rid=spooled.row_id: self._done(rid, ok))
+                                 on_result=lambda ok, rid=spooled.row_id, ev=spooled.event:
+                                 self._done(rid, ok, ev))
         self._publisher.poll(0)
         self._forget_acked()
 
     def _forget_acked(self) -> None:
         if self._acked:
             acked, self._acked = self._acked, []
+            sent, self._acked_events = self._acked_events, []
+            self._note("record", sent)  # first: a crash between the two resends, never hides
             self._spool.ack(acked)
 
-    def _done(self, row_id: int, delivered: bool) -> None:
+    def _done(self, row_id: int, delivered: bool, event: Any = None) -> None:
         self._in_flight.discard(row_id)
         if delivered:
             self._acked.append(row_id)
+            if event is not None:
+                self._acked_events.append(event)
             self.counters.published += 1
         else:
             self.counters.failed_sends += 1  # stays in the spool, sent again later

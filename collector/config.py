@@ -51,6 +51,15 @@ class CollectorSettings:
     metrics_file: Path | None = None
     #: window probe: auto (from the session), x11, wlroots, gnome or kde
     probe: str = "auto"
+    #: the person's "my data" page on loopback (collector.mydata); off only where nobody
+    #: sits at the computer
+    my_data: bool = True
+    #: its port on 127.0.0.1 (0: any free port; ``deskpulse collector open`` finds it)
+    my_data_port: int = 0
+    #: what was sent is kept this many local days for the page (today only: 1)
+    sent_log_days: int = 1
+    #: the tray indicator (StatusNotifierItem) where the desktop has a host; off for kiosks
+    tray: bool = True
 
     def privacy(self) -> PrivacyPolicy:
         if self.url_mode not in ("full", "path", "host", "none"):
@@ -75,6 +84,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "max_span": (1.0, 3600.0),
     "spool_max_events": (1, 100_000_000),
     "browser_port": (0, 65535),
+    "my_data_port": (0, 65535),
+    "sent_log_days": (1, 31),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 

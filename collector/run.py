@@ -76,11 +76,27 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
                               hint="another program uses the port; change browser_port "
                                    "here and in the extension") from exc
         browser.start()
+    sent_log = mydata = None
+    if settings.my_data:
+        from collector.mydata.sentlog import SentLog
+        sent_log = SentLog(settings.spool_path.with_name("sent.db"), tz=settings.timezone,
+                           keep_days=settings.sent_log_days)
     collector = Collector(settings, probe=probe, idle=idle, spool=spool, publisher=publisher,
                           urls=reports, away=session.away if session else None,
-                          session=session.info() if session else None)
+                          session=session.info() if session else None, sent_log=sent_log)
     control = ControlServer(settings.control_socket, collector.handle)
     control.start()
+    if sent_log is not None:
+        from collector.mydata.server import MyDataServer
+        mydata = MyDataServer(collector, sent_log, settings.control_socket,
+                              port=settings.my_data_port)
+        mydata.start()
+    tray = None
+    if settings.tray:
+        from collector.mydata.tray import Tray
+        tray = Tray(collector, mydata.open_in_browser if mydata is not None else None)
+        if not tray.start():
+            tray = None
     stop = stop_on_signals()
     logger.info("collector started for %s@%s (tenant %s), spool %s, %d events waiting",
                 settings.user, settings.host, settings.tenant, settings.spool_path, len(spool))
@@ -89,6 +105,8 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
             after_start()
         if settings.metrics_file is not None:
             write_atomically(settings.metrics_file, collector.metrics_text())
+        if sent_log is not None:
+            sent_log.prune(collector.now_ms())
 
     housekeeping()
     code = 0
@@ -105,6 +123,10 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
     finally:
         if browser is not None:
             browser.stop()
+        if tray is not None:
+            tray.stop()
+        if mydata is not None:
+            mydata.stop()
         control.stop()
         if session is not None:
             session.close()
@@ -112,4 +134,6 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
             idle.stop()
             probe.close()
         spool.close()
+        if sent_log is not None:
+            sent_log.close()
     return code

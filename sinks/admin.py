@@ -10,6 +10,8 @@ sends SQL. Parameters are checked here, before anything runs.
 Operations (parameters -> result):
 
 - ``forget`` {tenant, user} -> {removed: {table: rows}} (:func:`sinks.erase.forget`)
+- ``export`` {tenant, user} -> {request_id, tables: {table: {columns, rows}}}
+  (:func:`sinks.export.export_rows`, audited)
 - ``migrate`` {} -> {applied: [name, ...], total: n}
 - ``retention`` {set: {name: days}} -> {retention: {name: days or null}}
 - ``recategorize`` {tenant, since: "YYYY-MM-DD"} -> {activities, rows, progress}
@@ -30,7 +32,7 @@ from deskpulse.core.sql import SqlStore, literal
 
 logger = logging.getLogger(__name__)
 
-OPERATIONS = ("forget", "migrate", "retention", "recategorize", "team")
+OPERATIONS = ("forget", "export", "migrate", "retention", "recategorize", "team")
 _TENANT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -79,6 +81,12 @@ def _forget(params: Mapping[str, Any], ctx: AdminContext) -> dict[str, Any]:
     _only(params, "tenant", "user")
     tenant, user = _tenant(params), _text(params, "user")
     return {"removed": forget(ctx.store, tenant, user)}
+
+
+def _export(params: Mapping[str, Any], ctx: AdminContext) -> dict[str, Any]:
+    from sinks.export import export_rows
+    _only(params, "tenant", "user")
+    return export_rows(ctx.store, _tenant(params), _text(params, "user"))
 
 
 def _migrate(params: Mapping[str, Any], ctx: AdminContext) -> dict[str, Any]:
@@ -147,6 +155,6 @@ def _team(params: Mapping[str, Any], ctx: AdminContext) -> dict[str, Any]:
 
 
 _OPS: dict[str, Callable[[Mapping[str, Any], AdminContext], dict[str, Any]]] = {
-    "forget": _forget, "migrate": _migrate, "retention": _retention,
+    "forget": _forget, "export": _export, "migrate": _migrate, "retention": _retention,
     "recategorize": _recategorize, "team": _team,
 }

@@ -90,10 +90,10 @@ _VALUE = r'((?:[^"\\]|\\.)*)"'
 _TAIL = r'((?:[^"\\]|\\.)*?\\?)(?:\x{FFFD})?$'
 
 
-def check_subject(tenant: str, user: str) -> None:
+def check_subject(tenant: str, user: str, action: str = "erase") -> None:
     """Refuse a request that names nobody (or everybody): ConfigError."""
     if not isinstance(user, str) or not user.strip():
-        raise ConfigError("refusing to erase an empty or blank login: it names nobody and "
+        raise ConfigError(f"refusing to {action} an empty or blank login: it names nobody and "
                           "would match other people's rows; give the exact login with --user")
     if len(user) > MAX_LOGIN:
         raise ConfigError(f"the login is {len(user)} characters; logins have at most "

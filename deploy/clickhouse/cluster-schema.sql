@@ -476,3 +476,20 @@ DROP TABLE IF EXISTS deskpulse.spans_rekey_catchup ON CLUSTER '{cluster}';
 DROP TABLE IF EXISTS deskpulse.spans_rekey_catchup_local ON CLUSTER '{cluster}' SYNC;
 
 INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (6, 'event_identity', 'a78344926b0be02b');
+
+-- 0007_subject_access_audit
+
+CREATE TABLE IF NOT EXISTS deskpulse.subject_access_audit_local ON CLUSTER '{cluster}'
+(
+    request_id UUID,
+    tenant LowCardinality(String),
+    requested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    rows_exported Map(String, UInt64)
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/deskpulse/subject_access_audit_local', '{replica}')
+ORDER BY (tenant, requested_at);
+
+CREATE TABLE IF NOT EXISTS deskpulse.subject_access_audit ON CLUSTER '{cluster}' AS deskpulse.subject_access_audit_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'subject_access_audit_local', rand());
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (7, 'subject_access_audit', '6321b2fbf4ac9c5f');

@@ -18,6 +18,7 @@ from deskpulse.cli.categories import category, recategorize
 from deskpulse.cli.collector import collect, collector, extension
 from deskpulse.cli.data import db, forget, query, report
 from deskpulse.cli.devices import device
+from deskpulse.cli.export import export as subject_export
 from deskpulse.cli.kit import Group
 from deskpulse.cli.policies import dnt, schedule
 from deskpulse.cli.stack import demo, simulate, status, up
@@ -42,7 +43,8 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 # one module per topic; each command only parses and prints, the work is in
 # deskpulse.ops and the stages
-for command in (up, status, query, forget, extension, grafana, db, report, simulate, demo,
+for command in (up, status, query, forget, subject_export, extension, grafana, db, report,
+                simulate, demo,
                 collect, collector, dnt, schedule, category, recategorize, device, team):
     cli.add_command(command)
 

@@ -154,3 +154,8 @@ def collector_status(**common: Any) -> None:
         csettings, _ = _collector_settings(common)
         click.echo(f"here: {diagnose(dict(os.environ), csettings.probe)}", err=True)
         raise
+
+
+from deskpulse.cli.mydata import collector_open  # noqa: E402 - a subcommand of the group above
+
+collector.add_command(collector_open)

@@ -50,13 +50,24 @@ def forget(user: str, yes: bool, **common: Any) -> None:
 @click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True)
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML page with charts instead.")
-def report(days: int, html_file: Path | None, **common: Any) -> None:
-    """The managers' summary (the team overview board's numbers)."""
+@click.option("--user", help="One person's own report (their numbers on the boards).")
+def report(days: int, html_file: Path | None, user: str | None, **common: Any) -> None:
+    """The managers' summary (the team overview board's numbers), or one person's."""
     from deskpulse.ops.report import collect, render_html, render_text
     from deskpulse.ops.store import open_store
     settings = _settings(**common)
     if html_file is not None and not html_file.parent.is_dir():  # before the queries
         raise ConfigError(f"cannot write {html_file}: {html_file.parent} is not a directory")
+    if user is not None:
+        from deskpulse.ops import myreport
+        myreport.check_user(user)
+        person = myreport.collect_person(open_store(settings), settings.tenant, user, days)
+        if html_file is None:
+            click.echo(myreport.render_person_text(person))
+        else:
+            write_file(html_file, myreport.render_person_html(person))
+            click.echo(f"wrote {html_file} ({user}, last {days} days)")
+        return
     data = collect(open_store(settings), settings.tenant, days)
     if html_file is None:
         click.echo(render_text(data))

@@ -164,6 +164,15 @@ MISTAKES = {
     "db-access-out-under-a-file": Case(["db", "access", "--out", "{tmp}/file/a.sql"],
                                        says="cannot write {tmp}/file/a.sql: Not a directory",
                                        data_dir=False),
+    # a person's own data (issue 20)
+    "export-blank-user": Case(["export", "--user", " ", "--out", "{tmp}/x"],
+                              says="ConfigError: refusing to export an empty or blank login"),
+    "export-into-a-full-dir": Case(["export", "--user", "ann", "--out", "{tmp}"],
+                                   says="ConfigError: output dir {tmp} is not empty"),
+    "report-blank-user": Case(["report", "--user", " "],
+                              says="ConfigError: --user must name one login"),
+    "collector-open-without-collector": Case(["collector", "open", "--print-url"],
+                                             says="StackNotRunning: no my-data page is running"),
     # the command line itself
     "unknown-command": Case(["dnt", "ad"], says="UsageError: No such command 'ad'"),
     "unknown-option": Case(["--bogus"], says="UsageError: No such option: --bogus",
