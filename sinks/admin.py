@@ -41,7 +41,7 @@ class AdminContext:
     """What an operation may use: the store, and how to read the policies (relabelling)."""
 
     store: SqlStore
-    #: returns the current policies (a :class:`streams.policy.PolicySet`)
+    #: returns the current policies (a :class:`schemas.policy.PolicySet`)
     policies: Callable[[], Any] | None = None
     progress: Callable[[str], None] = field(default=lambda _: None)
 

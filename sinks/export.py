@@ -10,7 +10,7 @@ Two halves, both pure of file I/O:
   read as stored (no ``FINAL``), so the row counts are those ``forget`` reports. Each
   request is audited in ``deskpulse.subject_access_audit`` like an erasure: request id,
   tenant, time, rows per table, never whom.
-* :func:`policy_rows` picks from the policy topics (a :class:`streams.policy.PolicySet`)
+* :func:`policy_rows` picks from the policy topics (a :class:`schemas.policy.PolicySet`)
   what applies to the person: their do-not-track periods (and those of the computers
   their rows name), their own schedule and the tenant default, the category rules of the
   teams they are in (``team_members`` and the rule book's team lists) and the policy
@@ -34,8 +34,8 @@ from enum import Enum
 from typing import Any
 
 from deskpulse.core.sql import SqlStore, literal
+from schemas.policy import fmt_interval
 from sinks.erase import TABLES, VERIFY_SETTINGS, check_subject, condition
-from streams.policy import fmt_interval
 
 logger = logging.getLogger(__name__)
 

@@ -162,7 +162,7 @@ def admin_runner(dsn: str, kafka: KafkaSettings) -> Callable[[str, dict[str, Any
     """Named admin operations, each on a new ClickHouse handle of its own (chDB sessions
     are per handle: no state of any earlier query or operation reaches it)."""
     def policies() -> Any:
-        from streams.policy_io import read_policies
+        from deskpulse.adapters.policy_topics import read_policies
         return read_policies(kafka)
 
     def run(op: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ relabel history:
 
 1. the distinct activities (person, app, domain, title) of the tenant's spans that
    started on or after ``DATE`` (00:00 UTC) are read, and labelled in Python with
-   the current rules (the same :class:`~streams.categories.TenantMatcher` as the
+   the current rules (the same :class:`~schemas.categories.TenantMatcher` as the
    worker);
 2. the labels go into a scratch table; every span whose label changed is written
    again with the new one;
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from deskpulse.core.sql import SqlStore, literal
-from streams.categories import TenantMatcher
+from schemas.categories import TenantMatcher
 
 logger = logging.getLogger(__name__)
 

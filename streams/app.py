@@ -21,13 +21,13 @@ import faust
 from faust.app.base import BootStrategy
 from mode import Service
 
+from deskpulse.adapters.policy_topics import PolicyFollower
 from deskpulse.core.metrics import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
 from deskpulse.core.settings import KafkaSettings
 from schemas.auth import secret_digest
 from streams.auth import DeviceAuth
 from streams.ingest import ActivityIngest, IngestSettings, require_alive
 from streams.metrics import StreamMetrics
-from streams.policy_io import PolicyFollower
 
 logger = logging.getLogger(__name__)
 

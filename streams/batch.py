@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas import topics
+from schemas.policy import PolicySet
 from streams.auth import DeviceAuth
 from streams.core import Accepted, Dropped, Duplicate, Rejected, process
-from streams.policy import PolicySet
 from streams.seen import PartitionedSeenIndex
 
 #: the largest output message; well under Kafka's default 1 MiB

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from schemas.activity import LATE_HORIZON_MS, ActivityEvent
+from schemas.categories import UNCATEGORIZED, Label
+from schemas.policy import PolicySet
 from schemas.records import DeadLetter, RollupRecord, SpanRecord, payload_text
 from schemas.topics import ACTIVITY
 from schemas.validate import Invalid, decode, validate_event
 from streams.auth import DeviceAuth
-from streams.categories import UNCATEGORIZED, Label
 from streams.minutes import split_minutes
-from streams.policy import PolicySet
 
 
 class SeenIndex(Protocol):

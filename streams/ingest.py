@@ -35,13 +35,13 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from deskpulse.adapters.policy_topics import PolicyFollower
 from deskpulse.core.errors import BrokerUnavailable
 from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from streams.auth import DeviceAuth
 from streams.batch import process_batch
 from streams.metrics import StreamMetrics
-from streams.policy_io import PolicyFollower
 from streams.seen import PartitionedSeenIndex
 from streams.seen_io import read_seen_log
 

@@ -12,8 +12,8 @@ import faust
 from deskpulse.core.errors import DeskpulseError
 from deskpulse.core.procs import add_process_options, exit_when_orphaned
 from deskpulse.core.settings import kafka_extra_from_env
+from schemas.device_policy import MODES
 from streams.app import WorkerSettings, create_app
-from streams.auth import MODES
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,7 +51,7 @@ def category_set(app: str | None, domain: str | None, title: str | None, team: s
                  productivity: str, **common: Any) -> None:
     """Add or change a rule; it labels events processed from now on."""
     from deskpulse.ops.policies import KafkaPolicyTopics, set_category
-    from streams.categories import Rule
+    from schemas.categories import Rule
     kind, pattern = _what(app, domain, title)
     settings = _settings(**common)
     rule = Rule.build(kind, pattern, name, productivity, tenant=settings.tenant, team=team,
@@ -71,9 +71,9 @@ def category_set(app: str | None, domain: str | None, title: str | None, team: s
 def category_remove(app: str | None, domain: str | None, title: str | None, team: str,
                     **common: Any) -> None:
     """Remove a rule of the tenant (the defaults and other rules apply again)."""
+    from deskpulse.adapters.policy_topics import publish_policy, read_policies
+    from schemas.categories import normalize_pattern, rule_key
     from schemas.topics import POLICY_CATEGORY
-    from streams.categories import normalize_pattern, rule_key
-    from streams.policy_io import publish_policy, read_policies
     kind, pattern = _what(app, domain, title)
     settings = _settings(**common)
     kafka = _broker(settings)
@@ -91,7 +91,7 @@ def category_remove(app: str | None, domain: str | None, title: str | None, team
 @click.option("--defaults", is_flag=True, help="Also the rules shipped with deskpulse.")
 def category_list(defaults: bool, **common: Any) -> None:
     """The tenant's rules (and teams), in the order they are applied."""
-    from streams.policy_io import read_policies
+    from deskpulse.adapters.policy_topics import read_policies
     settings = _settings(**common)
     book = read_policies(_broker(settings)).categories
     rules = book.tenant_rules(settings.tenant) + \
@@ -119,8 +119,8 @@ def category_list(defaults: bool, **common: Any) -> None:
 def category_test(app: str, url: str, domain: str, title: str, user: str,
                   **common: Any) -> None:
     """Which rule labels this activity, and how."""
+    from deskpulse.adapters.policy_topics import read_policies
     from schemas.activity import domain_of
-    from streams.policy_io import read_policies
     if not (app or url or domain or title):
         raise click.UsageError("give at least one of --app, --url, --domain, --title")
     settings = _settings(**common)
@@ -153,9 +153,9 @@ def category_sync_teams(**common: Any) -> None:
 @click.argument("state", type=click.Choice(["on", "off"]))
 def category_defaults(state: str, **common: Any) -> None:
     """Use the rules shipped with deskpulse in this tenant (on, the default) or not (off)."""
+    from deskpulse.adapters.policy_topics import publish_policy
+    from schemas.categories import defaults_key
     from schemas.topics import POLICY_CATEGORY
-    from streams.categories import defaults_key
-    from streams.policy_io import publish_policy
     settings = _settings(**common)
     publish_policy(_broker(settings), POLICY_CATEGORY, defaults_key(settings.tenant),
                    {"enabled": state == "on"})
@@ -169,8 +169,8 @@ def category_defaults(state: str, **common: Any) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def recategorize(since: dt.date, yes: bool, **common: Any) -> None:
     """Relabel stored spans and rollups since a day with today's rules."""
+    from deskpulse.adapters.policy_topics import read_policies
     from deskpulse.ops.store import open_admin
-    from streams.policy_io import read_policies
     settings = _settings(**common)
     if since > dt.datetime.now(dt.UTC).date():
         raise click.BadParameter(f"{since} is in the future", param_hint="--since")

@@ -93,8 +93,8 @@ def enrol(host: str, user: str | None, generation: int, out: Path | None,
 
 
 def _publish(common: dict[str, Any], key: str, record: dict | None) -> str:
+    from deskpulse.adapters.policy_topics import publish_policy
     from schemas.topics import POLICY_DEVICE
-    from streams.policy_io import publish_policy
     settings = _settings(**common)
     publish_policy(_kafka(settings), POLICY_DEVICE, key, record)
     return settings.tenant
@@ -113,7 +113,7 @@ def _subject(host: str, user: str | None) -> str:
 @click.option("--reason", default="", help="Kept with the record.")
 def revoke(host: str, user: str | None, below: int | None, reason: str, **common: Any) -> None:
     """Refuse a computer's credential from now on (its events are dead-lettered)."""
-    from streams.auth import floor_key, revocation_record
+    from schemas.device_policy import floor_key, revocation_record
     tenant = _settings(**common).tenant
     _publish(common, floor_key(tenant, host, user),
              revocation_record(tenant, host, user, below, int(time.time() * 1000), reason))
@@ -127,7 +127,7 @@ def revoke(host: str, user: str | None, below: int | None, reason: str, **common
 @click.option("--user")
 def allow(host: str, user: str | None, **common: Any) -> None:
     """Take back a revocation."""
-    from streams.auth import floor_key
+    from schemas.device_policy import floor_key
     tenant = _settings(**common).tenant
     _publish(common, floor_key(tenant, host, user), None)
     click.echo(f"{_subject(host, user)} in tenant {tenant} is accepted again")
@@ -138,7 +138,7 @@ def allow(host: str, user: str | None, **common: Any) -> None:
 @click.argument("mode", type=click.Choice(["enforce", "warn", "off", "default"]))
 def mode(mode: str, **common: Any) -> None:
     """The tenant's device authentication: enforce, warn (accept, count), off, or default."""
-    from streams.auth import mode_key, mode_record
+    from schemas.device_policy import mode_key, mode_record
     tenant = _settings(**common).tenant
     _publish(common, mode_key(tenant),
              None if mode == "default" else mode_record(tenant, mode, int(time.time() * 1000)))
@@ -150,8 +150,8 @@ def mode(mode: str, **common: Any) -> None:
 @_common
 def list_devices(**common: Any) -> None:
     """The tenant's mode and its revoked credentials."""
-    from streams.auth import REVOKED
-    from streams.policy_io import read_policies
+    from deskpulse.adapters.policy_topics import read_policies
+    from schemas.device_policy import REVOKED
     settings = _settings(**common)
     devices = read_policies(_kafka(settings)).devices
     click.echo(f"mode: {devices.modes.get(settings.tenant, 'the workers default')}")

@@ -22,11 +22,11 @@ from deskpulse.core.errors import ConfigError
               show_default=True)
 def export(user: str, out: Path, fmt: str, **common: Any) -> None:
     """Everything stored about a person, with a manifest (the request is audited)."""
+    from deskpulse.adapters.policy_topics import read_policies
     from deskpulse.core.privatefiles import write_private
     from deskpulse.ops.store import open_admin
     from sinks.erase import check_subject
     from sinks.export import manifest, policy_rows, render
-    from streams.policy_io import read_policies
     settings = _settings(**common)
     check_subject(settings.tenant, user, "export")  # first: a blank login names nobody
     if out.exists() and out.is_dir() and any(out.iterdir()):

@@ -62,7 +62,7 @@ def dnt_remove(user: str | None, host: str | None, **common: Any) -> None:
 @_common
 def dnt_list(**common: Any) -> None:
     """Every subject that is or was listed, with its periods."""
-    from streams.policy_io import read_policies
+    from deskpulse.adapters.policy_topics import read_policies
     settings = _settings(**common)
     now = int(time.time() * 1000)
     rows = []
@@ -104,9 +104,9 @@ def _schedule_subject(user: str | None, default: bool) -> str | None:
 def schedule_set(user: str | None, default: bool, tz: str, hours: tuple[str, ...],
                  off: tuple[str, ...], **common: Any) -> None:
     """Set a person's working hours, or the tenant default."""
+    from deskpulse.adapters.policy_topics import publish_policy
+    from schemas.policy import Schedule, schedule_key
     from schemas.topics import POLICY_SCHEDULE
-    from streams.policy import Schedule, schedule_key
-    from streams.policy_io import publish_policy
     who = _schedule_subject(user, default)
     sched = Schedule.build(tz, hours, off)  # refuses bad input before anything is published
     settings = _settings(**common)
@@ -122,9 +122,9 @@ def schedule_set(user: str | None, default: bool, tz: str, hours: tuple[str, ...
 @click.option("--default", "default", is_flag=True)
 def schedule_clear(user: str | None, default: bool, **common: Any) -> None:
     """Remove a schedule (the person falls back to the default; no default: always on)."""
+    from deskpulse.adapters.policy_topics import publish_policy
+    from schemas.policy import schedule_key
     from schemas.topics import POLICY_SCHEDULE
-    from streams.policy import schedule_key
-    from streams.policy_io import publish_policy
     who = _schedule_subject(user, default)
     settings = _settings(**common)
     publish_policy(_broker(settings), POLICY_SCHEDULE, schedule_key(settings.tenant, who), None)
@@ -135,8 +135,8 @@ def schedule_clear(user: str | None, default: bool, **common: Any) -> None:
 @_common
 def schedule_show(**common: Any) -> None:
     """Every schedule of the tenant."""
+    from deskpulse.adapters.policy_topics import read_policies
     from deskpulse.core.output import printable
-    from streams.policy_io import read_policies
     settings = _settings(**common)
     prefix = f"{settings.tenant}/"
     found = {k: v for k, v in read_policies(_broker(settings)).schedules.items()

@@ -118,7 +118,7 @@ class PolicyMirror:
                 from exc
 
     def restore(self, bootstrap: str) -> int:
-        from streams.policy_io import publish_records
+        from deskpulse.adapters.policy_topics import publish_records
         self._saved = self.load()
         records = [(topic, key, rec) for topic, recs in self._saved.items()
                    for key, rec in recs.items()]
@@ -127,7 +127,7 @@ class PolicyMirror:
         return len(records)
 
     def follow(self, bootstrap: str) -> None:
-        from streams.policy_io import PolicyFollower
+        from deskpulse.adapters.policy_topics import PolicyFollower
         follower = PolicyFollower(KafkaSettings(bootstrap=bootstrap), on_record=self._record)
         follower.start()
         follower.wait_loaded(30)

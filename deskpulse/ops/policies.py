@@ -14,9 +14,9 @@ from typing import Protocol
 
 from deskpulse.core.settings import KafkaSettings
 from deskpulse.core.sql import SqlStore, literal
+from schemas.categories import Rule, team_key
+from schemas.policy import DntEntry, PolicySet, dnt_key
 from schemas.topics import POLICY_CATEGORY, POLICY_DNT
-from streams.categories import Rule, team_key
-from streams.policy import DntEntry, PolicySet, dnt_key
 
 
 class PolicyTopics(Protocol):
@@ -33,16 +33,16 @@ class PolicyTopics(Protocol):
 
 @dataclass(frozen=True)
 class KafkaPolicyTopics:
-    """:class:`PolicyTopics` on a broker (:mod:`streams.policy_io`)."""
+    """:class:`PolicyTopics` on a broker (:mod:`deskpulse.adapters.policy_topics`)."""
 
     kafka: KafkaSettings
 
     def read(self) -> PolicySet:
-        from streams.policy_io import read_policies
+        from deskpulse.adapters.policy_topics import read_policies
         return read_policies(self.kafka)
 
     def publish(self, topic: str, key: str, record: dict | None) -> None:
-        from streams.policy_io import publish_policy
+        from deskpulse.adapters.policy_topics import publish_policy
         publish_policy(self.kafka, topic, key, record)
 
 

@@ -28,15 +28,15 @@ import orjson
 import psutil
 from confluent_kafka import Producer
 
+from deskpulse.adapters.policy_topics import publish_records
 from deskpulse.core.devices import write_private
 from deskpulse.core.procs import Child, free_port
 from deskpulse.core.settings import KafkaSettings
 from deskpulse.ops.broker import start_broker
 from schemas import topics
 from schemas.auth import EnrolmentSecret, FleetSigner, attach, new_root_secret
-from streams.categories import Rule, defaults_key
-from streams.policy import DntEntry, Schedule, schedule_key
-from streams.policy_io import publish_records
+from schemas.categories import Rule, defaults_key
+from schemas.policy import DntEntry, Schedule, schedule_key
 from tests.bench.health import clock
 from tests.bench.report import record
 

@@ -19,11 +19,11 @@ import pytest
 
 from deskpulse.core.errors import ConfigError
 from deskpulse.core.sql import literal
+from schemas.categories import Rule
+from schemas.policy import DntEntry, PolicySet, Schedule, dnt_key, schedule_key
 from sinks.erase import TABLES, forget
 from sinks.export import export_rows, manifest, policy_rows, render
 from sinks.writer import ClickHouseWriter, ClientStore
-from streams.categories import Rule
-from streams.policy import DntEntry, PolicySet, Schedule, dnt_key, schedule_key
 from tests.integration.test_erasure import Letters, head
 
 pytestmark = pytest.mark.integration

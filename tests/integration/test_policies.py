@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import Producer
 
+from deskpulse.adapters.policy_topics import read_policies
 from deskpulse.cli import cli
 from deskpulse.core.procs import http_json
 from deskpulse.core.settings import KafkaSettings
 from deskpulse.ops.embedded import EmbeddedStack
 from schemas import topics
-from streams.policy_io import read_policies
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration

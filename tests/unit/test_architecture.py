@@ -44,7 +44,10 @@ def test_the_contracts_cover_the_stages_the_kernel_and_the_pure_modules() -> Non
     contracts = _contracts()
     assert contracts["layers"]["layers"] == ["deskpulse.cli", "deskpulse.ops",
                                              "collector | streams | sinks",
+                                             "deskpulse.adapters",
                                              "deskpulse.core : schemas"]
+    # no stage imports another, and no layer has exceptions
+    assert "ignore_imports" not in contracts["layers"]
     # deskpulse.ops holds the embedded stack (fcntl, Kafka admin): the collector, which runs
     # on Windows too, finds a running stack through deskpulse.core.stackfile instead
     assert {"deskpulse.cli", "deskpulse.ops", "click"} <= \

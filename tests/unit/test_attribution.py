@@ -26,18 +26,18 @@ from schemas.auth import (
     parse_signer,
     signature,
 )
-from schemas.validate import parse
-from streams.auth import (
+from schemas.device_policy import (
     REVOKED,
-    DeviceAuth,
     DevicePolicy,
     floor_key,
     mode_key,
     mode_record,
     revocation_record,
 )
+from schemas.policy import PolicySet
+from schemas.validate import parse
+from streams.auth import DeviceAuth
 from streams.core import Accepted, Duplicate, Rejected, process, seen_key
-from streams.policy import PolicySet
 from streams.seen import PartitionedSeenIndex
 from streams.worker import build_parser, device_settings
 

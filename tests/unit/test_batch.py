@@ -1,9 +1,9 @@
 import orjson
 
 from schemas import topics
+from schemas.policy import DntEntry, PolicySet
 from streams.batch import encode_chunks, process_batch
 from streams.metrics import StreamMetrics
-from streams.policy import DntEntry, PolicySet
 from streams.seen import PartitionedSeenIndex
 from tests.unit.test_core import NOW, raw
 

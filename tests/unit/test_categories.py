@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deskpulse.core.errors import PolicyError
-from streams.categories import (
+from schemas.categories import (
     KINDS,
     UNCATEGORIZED,
     Label,
@@ -23,9 +23,9 @@ from streams.categories import (
     rule_key,
     team_key,
 )
-from streams.category_defaults import DEFAULT_RULES
+from schemas.category_defaults import DEFAULT_RULES
+from schemas.policy import PolicySet
 from streams.core import Accepted, process
-from streams.policy import PolicySet
 from streams.seen import PartitionedSeenIndex
 
 

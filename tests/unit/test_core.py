@@ -2,8 +2,8 @@ import datetime as dt
 
 import orjson
 
+from schemas.policy import DntEntry, PolicySet, Schedule
 from streams.core import Accepted, Dropped, Duplicate, Rejected, process
-from streams.policy import DntEntry, PolicySet, Schedule
 from streams.seen import PartitionedSeenIndex
 
 NOW = 1_795_000_000_000

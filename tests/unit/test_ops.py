@@ -11,9 +11,9 @@ import pytest
 from deskpulse.core.errors import StackError
 from deskpulse.ops.demo import STORED_EVENTS_SQL, wait_until_stored
 from deskpulse.ops.policies import add_dnt, remove_dnt, set_category, sync_teams
+from schemas.categories import Rule, team_key
+from schemas.policy import PolicySet
 from schemas.topics import POLICY_CATEGORY, POLICY_DNT
-from streams.categories import Rule, team_key
-from streams.policy import PolicySet
 
 T = 1_795_000_000_000
 

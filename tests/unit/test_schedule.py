@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deskpulse.core.errors import PolicyError
-from streams.policy import Interval, Schedule, parse_hours
+from schemas.policy import Interval, Schedule, parse_hours
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "America/Santiago",
          "Asia/Kathmandu", "UTC"]

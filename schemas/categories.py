@@ -11,7 +11,7 @@ A rule labels activity with a *category* (``development``, ``social``, ...) and 
   title's length whatever the pattern, so no rule can stall a worker).
 
 Rules come from three scopes: a team's rules (people in that team), the tenant's
-rules, and the defaults shipped with deskpulse (:mod:`streams.category_defaults`),
+rules, and the defaults shipped with deskpulse (:mod:`schemas.category_defaults`),
 which a tenant can switch off to start from a blank slate.
 The most specific rule wins, decided in this order:
 

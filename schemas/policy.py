@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from deskpulse.core.errors import PolicyError
 from schemas import topics
-from streams.auth import DevicePolicy
-from streams.categories import RuleBook
-from streams.category_defaults import DEFAULT_RULES
+from schemas.categories import RuleBook
+from schemas.category_defaults import DEFAULT_RULES
+from schemas.device_policy import DevicePolicy
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000

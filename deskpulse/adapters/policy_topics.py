@@ -22,7 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from deskpulse.core.errors import BrokerUnavailable, PolicyError
 from deskpulse.core.settings import KafkaSettings
 from schemas import topics
-from streams.policy import PolicySet
+from schemas.policy import PolicySet
 
 logger = logging.getLogger(__name__)
 

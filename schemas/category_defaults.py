@@ -8,7 +8,7 @@ social media, say, overrides those domains for its marketing team.
 
 from __future__ import annotations
 
-from streams.categories import Rule
+from schemas.categories import Rule
 
 _P, _N, _U = "productive", "neutral", "unproductive"
 
