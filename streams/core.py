@@ -40,8 +40,11 @@ class SeenIndex(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Accepted:
+    """(Not frozen: a frozen dataclass's ``__init__`` goes through ``object.__setattr__``
+    per field, ~1 us per accepted event in the worker.)"""
+
     spans: list[SpanRecord]
     rollup: RollupRecord
     clipped_ms: int = 0
@@ -112,9 +115,16 @@ def reject(raw: bytes, invalid: Invalid, *, obj: object, now_ms: int,
 
 def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None,
            label: Label = UNCATEGORIZED) -> Accepted:
-    """Spans and minute rollup of a valid event; ``parts`` are its in-schedule pieces."""
+    """Spans and minute rollup of a valid event; ``parts`` are its in-schedule pieces.
+
+    (Records are dict displays rather than calls of their TypedDicts: a keyword call
+    costs ~0.5 us more per record, and this runs for every event.)
+    """
     domain = event.domain
     start, end = event.start_ms, event.end_ms
+    event_id, tenant, user, host, app = (event.event_id, event.tenant, event.user, event.host,
+                                         event.app)
+    category, productivity, idle = label.category, label.productivity, event.idle
     if parts is None or (len(parts) == 1 and parts[0] == (start, end)):
         parts = [(start, end)]
         minutes = split_minutes(start, end)
@@ -126,17 +136,18 @@ def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None,
                 merged[minute] = merged.get(minute, 0) + ms
         minutes = sorted(merged.items())
         clipped = (end - start) - sum(e - s for s, e in parts)
-    spans = [SpanRecord(
-        event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
-        app=event.app, exe=event.exe, title=event.title, url=event.url, domain=domain,
-        start_ms=part_start, end_ms=part_end, idle=event.idle,
-        category=label.category, productivity=label.productivity,
-    ) for part_start, part_end in parts]
-    rollup = RollupRecord(
-        event_id=event.event_id, tenant=event.tenant, user=event.user, host=event.host,
-        app=event.app, domain=domain, idle=event.idle, minutes=minutes,
-        category=label.category, productivity=label.productivity,
-    )
+    exe, title, url = event.exe, event.title, event.url
+    spans: list[SpanRecord] = [{
+        "event_id": event_id, "tenant": tenant, "user": user, "host": host, "app": app,
+        "exe": exe, "title": title, "url": url, "domain": domain,
+        "start_ms": part_start, "end_ms": part_end, "idle": idle,
+        "category": category, "productivity": productivity,
+    } for part_start, part_end in parts]
+    rollup: RollupRecord = {
+        "event_id": event_id, "tenant": tenant, "user": user, "host": host, "app": app,
+        "domain": domain, "idle": idle, "minutes": minutes,
+        "category": category, "productivity": productivity,
+    }
     return Accepted(spans, rollup, clipped_ms=clipped)
 
 
