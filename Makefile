@@ -32,9 +32,9 @@ bench: $(STAMP) $(QUIX_STAMP)
 ## (it pins an older confluent-kafka than deskpulse's; nothing of deskpulse needs it)
 bench-peers-venv: $(QUIX_STAMP)
 
-$(QUIX_STAMP):
+$(QUIX_STAMP): Makefile
 	$(PYTHON) -m venv $(QUIX_VENV)
-	$(QUIX_VENV)/bin/python -m pip install --quiet 'quixstreams==3.28.1' 'orjson>=3.9'
+	$(QUIX_VENV)/bin/python -m pip install --quiet 'quixstreams==3.28.1' 'orjson>=3.9' 'msgspec>=0.22'
 	@touch $(QUIX_STAMP)
 
 ## make faults: the fault matrix at full size (2-minute broker outage, a minute of failing

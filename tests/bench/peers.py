@@ -8,7 +8,8 @@ rotating order from round to round):
 
 ``bare``   confluent-kafka ``consume`` + ``orjson.loads`` per message, nothing else:
            the ceiling of any Python consumer here;
-``quix``   Quix Streams 3.28 doing the worker's job (decode, the worker's validator,
+``quix``   Quix Streams 3.28 doing the worker's job (decode, the worker's validator
+           with its one-pass fast path,
            key check, minute split, per-key minute sums in memory, span and rollup or
            dead letter produced to Kafka), at least once;
 ``quix-memory`` the same Quix job with the outputs built and encoded but not written
