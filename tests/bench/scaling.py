@@ -166,7 +166,8 @@ the stage. Command:
 {sink_rows}
 
 What limits each on this 2-core machine: one worker is one busy thread (the pure core
-holds the GIL), so the partition count changes nothing but batching; a second worker
+holds the GIL), so more partitions add it no throughput (how full its batches are
+changes a little); a second worker
 can only add the second core, which the broker, the bench's client and every other
 process here share with it. The sink's work is chDB parsing JSON and writing the
 tables in its own process; two sinks split the partitions but compete for the same
