@@ -103,3 +103,17 @@ def test_fast_path_never_accepts_what_the_python_checks_refuse(changes, dropped)
     slow = parse(data, NOW)
     if isinstance(slow, Invalid):
         assert parse_valid(data, NOW) is None
+
+
+def test_what_the_collector_sends_takes_the_fast_path():
+    """Every field the collector writes, and its signature member, are known to the fast
+    path (an unknown member would send every event the slow way)."""
+    from schemas.auth import attach
+    from schemas.codec import encode_event
+    sent = ActivityEvent(schema="deskpulse.activity.v1", event_id="e1", tenant="acme",
+                         host="pc-1", user="alice", app="firefox", start_ms=NOW - 60_000,
+                         end_ms=NOW - 1_000, exe="/usr/bin/firefox", title="t",
+                         url="https://a.example/", idle=True, client_version="1.2", seq=5)
+    for data in (encode_event(sent), attach(encode_event(sent), b"v1 1 h 00ff")):
+        assert parse_valid(data, NOW) is not None
+        same_as_python(data)
