@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+QUIX_VENV  := .venv-quix
+QUIX_STAMP := $(QUIX_VENV)/.installed
 
-.PHONY: run test unit integration bench faults lint schema clean
+.PHONY: run test unit integration bench bench-peers-venv faults lint schema clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python >= 3.11 (set PYTHON=...)")'
@@ -23,8 +25,17 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 ## make bench: measure speed and memory; prints and records the numbers in BENCHMARKS.md
-bench: $(STAMP)
+bench: $(STAMP) $(QUIX_STAMP)
 	$(PY) -m tests.bench.run
+
+## make bench-peers-venv: Quix Streams for the side-by-side bench, in a virtualenv of its own
+## (it pins an older confluent-kafka than deskpulse's; nothing of deskpulse needs it)
+bench-peers-venv: $(QUIX_STAMP)
+
+$(QUIX_STAMP): Makefile
+	$(PYTHON) -m venv $(QUIX_VENV)
+	$(QUIX_VENV)/bin/python -m pip install --quiet 'quixstreams==3.28.1' 'orjson>=3.9' 'msgspec>=0.22'
+	@touch $(QUIX_STAMP)
 
 ## make faults: the fault matrix at full size (2-minute broker outage, a minute of failing
 ## writes); `make test` runs it small

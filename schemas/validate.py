@@ -28,6 +28,14 @@ Reasons (the ``reason`` column of ``deskpulse.deadletter``):
 
 The last four are decided by the stream worker (:mod:`streams.core`,
 :mod:`streams.auth`), after the checks of :func:`validate_event`.
+
+The stream worker's hot path first tries :func:`parse_valid`: decode and every check
+in one C pass (msgspec, into :class:`ValidEvent`, a struct derived from the same
+field definitions). It only says "certainly valid" or "not sure": anything it does not
+accept (a refusal, but also a ``null`` optional field, an unknown member, an integer
+orjson would read as a float...) goes through :func:`decode` and
+:func:`validate_event`, which alone give the reasons. So the dead letters are
+exactly those of the Python checks, and the common case costs ~1 us instead of ~4.5.
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from schemas.activity import (
@@ -45,6 +54,7 @@ from schemas.activity import (
     MAX_SPAN_MS,
     SCHEMA_ID,
     ActivityEvent,
+    domain_of,
 )
 
 REASONS = (
@@ -195,3 +205,68 @@ def parse(raw: bytes, now_ms: int) -> ActivityEvent | Invalid:
     if isinstance(obj, Invalid):
         return obj
     return validate_event(obj, now_ms)
+
+
+# -- the fast path: one C pass for the events that are certainly valid -----------------------
+
+#: orjson reads integers outside [-2**63, 2**64) as floats (then ``wrong_type`` here); msgspec
+#: bounds must fit an int64, so integers above 2**63 - 1 take the Python path
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+class _ValidEventBase(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    @property
+    def domain(self) -> str:
+        return domain_of(self.url)  # type: ignore[attr-defined]
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.tenant}/{self.user}".encode()  # type: ignore[attr-defined]
+
+
+def _fast_fields() -> list[tuple]:
+    """The msgspec fields of :class:`ValidEvent`, from the rules of :data:`_RULES`."""
+    out: list[tuple] = [("schema", Literal[SCHEMA_ID])]  # type: ignore[valid-type]
+    for r in _RULES:
+        meta: dict[str, Any] = {}
+        if r.kind is str:
+            if r.min_len:
+                meta["min_length"] = r.min_len
+            if r.max_len is not None:
+                meta["max_length"] = r.max_len
+            if r.pattern is not None:  # fullmatch, as in _check (msgspec searches)
+                meta["pattern"] = rf"\A(?:{r.pattern.pattern})\Z"
+        elif r.kind is int:
+            meta["ge"] = _INT_MIN if r.minimum is None else max(r.minimum, _INT_MIN)
+            meta["le"] = _INT_MAX
+        kind = Annotated[r.kind, msgspec.Meta(**meta)] if meta else r.kind
+        out.append((r.name, kind) if r.required else (r.name, kind, r.default))
+    # the device signature (schemas.auth), checked by the stream worker; any JSON value
+    out.append(("auth", Any, None))
+    return out
+
+
+#: a v1 event that passed every check of :func:`validate_event` (same attributes as
+#: :class:`~schemas.activity.ActivityEvent`, plus ``auth``: the event's ``auth`` member)
+ValidEvent = msgspec.defstruct("ValidEvent", _fast_fields(), bases=(_ValidEventBase,),
+                               module=__name__)
+_decode_valid = msgspec.json.Decoder(ValidEvent).decode
+#: required strings that must not be blank (msgspec checks only their length)
+_NOT_BLANK = tuple(r.name for r in _RULES if r.kind is str and r.min_len)
+
+
+def parse_valid(raw: bytes, now_ms: int) -> Any | None:
+    """``raw`` as a :data:`ValidEvent` when it is certainly a valid v1 event; None when it
+    may not be (then :func:`decode` and :func:`validate_event` decide, and say why)."""
+    try:
+        event = _decode_valid(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):  # UnicodeDecodeError: ValueError
+        return None
+    for name in _NOT_BLANK:
+        if getattr(event, name).isspace():
+            return None
+    start, end = event.start_ms, event.end_ms
+    if end < start or end - start > MAX_SPAN_MS or start > now_ms + FUTURE_TOLERANCE_MS or \
+            end < now_ms - LATE_HORIZON_MS:
+        return None
+    return event

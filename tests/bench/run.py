@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector, e2e, sink, streams
+from tests.bench import collector, e2e, peers, scaling, sink, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
     "streams": lambda quick: streams.main(["--events", "20000", "--repeat", "1"] if quick
                                           else ["--events", "200000"]),
+    "peers": lambda quick: peers.main(["--events", "20000", "--rounds", "1"] if quick
+                                      else ["--events", "200000", "--rounds", "3"]),
     "sink": lambda quick: sink.main(["--spans", "50000" if quick else "400000"]),
+    "scaling": lambda quick: scaling.main(["--events", "20000", "--spans", "20000"] if quick
+                                          else ["--events", "200000", "--spans", "200000"]),
     "e2e": lambda quick: e2e.main(["--seconds", "10", "--events", "20000"] if quick
                                   else ["--seconds", "60", "--events", "200000"]),
 }
