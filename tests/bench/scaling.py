@@ -22,9 +22,9 @@ from pathlib import Path
 
 import orjson
 import psutil
-
 from deskpulse.procs import Child, free_port, http_json
 from deskpulse.stack import sink_args, sink_env, start_broker
+
 from tests.bench import sink as sink_bench
 from tests.bench import streams as streams_bench
 from tests.bench.report import record

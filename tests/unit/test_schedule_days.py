@@ -6,7 +6,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.policy import DAY_MS, Schedule
+from schemas.policy import DAY_MS, Schedule
 
 DAY0 = int(dt.datetime(2026, 3, 27, tzinfo=dt.UTC).timestamp() * 1000)  # EU DST on the 29th
 SCHEDULES = [Schedule.build("Europe/Berlin", ["mon-fri 09:00-17:00", "sun 22:00-03:30"],
