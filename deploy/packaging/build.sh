@@ -7,6 +7,7 @@
 #                                        only the packages, from the frozen collector already
 #                                        built (the tests build an "upgrade" this way)
 #
+# DESKPULSE_PKG_BUILD (default build/package) is where everything is built.
 # PY (default .venv/bin/python) must have PyInstaller (pip install -e '.[package]').
 # nfpm (the packager, a Go program) is built once with `go install` into
 # $DESKPULSE_TOOLS (default ~/.cache/deskpulse-tools) unless NFPM names one.
@@ -16,7 +17,7 @@ PY=${PY:-.venv/bin/python}
 TOOLS=${DESKPULSE_TOOLS:-$HOME/.cache/deskpulse-tools}
 NFPM_VERSION=v2.45.2
 NFPM=${NFPM:-$TOOLS/nfpm}
-BUILD=build/package
+BUILD=${DESKPULSE_PKG_BUILD:-build/package}
 VERSION_DEFAULT=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n 1)
 
 freeze() {
@@ -53,8 +54,9 @@ pkg() {
     echo "build.sh: no frozen collector in $BUILD/dist; run build.sh freeze first" >&2; exit 2; }
   scripts
   mkdir -p "$out"
+  sed "s|@BUILD@|$BUILD|g" deploy/packaging/nfpm.yaml > "$BUILD/nfpm.yaml"
   for packager in deb rpm; do
-    DESKPULSE_PKG_VERSION=$version nfpm package --config deploy/packaging/nfpm.yaml \
+    DESKPULSE_PKG_VERSION=$version nfpm package --config "$BUILD/nfpm.yaml" \
       --packager "$packager" --target "$out/" >/dev/null
   done
   ls -l "$out"/deskpulse-collector*"$version"*.deb "$out"/deskpulse-collector*"$version"*.rpm \

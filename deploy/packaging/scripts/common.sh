@@ -52,3 +52,9 @@ remove_spools() {
     rmdir "$dir" 2>/dev/null || true
   done
 }
+
+# The GNOME Shell extension's copy (and its parents, if nothing else is in them).
+remove_gnome_extension() {
+  rm -rf "$GNOME_DIR" "$GNOME_DIR.new"
+  rmdir "${GNOME_DIR%/*}" "${GNOME_DIR%/*/*}" 2>/dev/null || true
+}
