@@ -3,10 +3,11 @@
 The minimal root (``debootstrap --variant=minbase bookworm``: no Python in it) is made once
 and kept as a tarball under the test cache (``DESKPULSE_TEST_CACHE``, default
 ``~/.cache/deskpulse-tests``); each test unpacks its own copy into its tmp dir (a few
-seconds). Commands run in it with ``chroot`` inside a private mount namespace
-(``unshare --mount``), where ``/proc``, ``/dev`` and the host's ``/tmp/.X11-unix`` (the
-test's Xvfb) are mounted: nothing is mounted on the host, and everything is gone when the
-command ends. The broker and the store are on loopback, which a chroot shares.
+seconds). Commands run in it with ``chroot`` inside one private mount namespace
+per root (``unshare --mount``, entered with ``nsenter``), where ``/proc``, ``/dev`` and the
+host's ``/tmp/.X11-unix`` (the test's Xvfb) are mounted: nothing is mounted on the host, and
+the mounts are gone when the root is deleted. The broker and the store are on loopback,
+which a chroot shares.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from tests.integration.xdesktop import require
@@ -26,14 +28,16 @@ MIRROR = os.environ.get("DESKPULSE_DEBIAN_MIRROR", "http://deb.debian.org/debian
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
 
-_ENTER = r"""
+#: the namespace's holder: mounts what the root needs, then waits (until the test ends)
+_HOLD = r"""
 set -e
-root=$1; shift
+root=$1
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mkdir -p "$root/tmp/.X11-unix"
 mount --bind /tmp/.X11-unix "$root/tmp/.X11-unix"
-exec chroot "$@"
+touch "$root/.mounted"
+exec sleep 3600
 """
 
 
@@ -69,17 +73,31 @@ def base_tarball() -> Path:
 
 
 class DebRoot:
-    """A fresh copy of the clean root in ``path``."""
+    """A fresh copy of the clean root in ``path``, with its own mount namespace.
+
+    Every command enters the same namespace (``nsenter``), as processes of one machine do:
+    a maintainer script sees the collectors that another command started.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._started: list[subprocess.Popen[bytes]] = []
         path.mkdir(parents=True)
         subprocess.run(["tar", "-C", str(path), "-xf", str(base_tarball())], check=True,
                        timeout=300)
+        self._holder = subprocess.Popen(["unshare", "--mount", "sh", "-c", _HOLD, "sh",
+                                         str(path)], stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not (path / ".mounted").exists():
+            if self._holder.poll() is not None or time.monotonic() > deadline:
+                self.remove()
+                raise RuntimeError("could not mount /proc, /dev and /tmp/.X11-unix "
+                                   "in the root's namespace")
+            time.sleep(0.05)
 
     def argv(self, *cmd: str, user: str | None = None) -> list[str]:
         spec = [f"--userspec={user}:{user}"] if user else []
-        return ["unshare", "--mount", "sh", "-c", _ENTER, "sh", str(self.path), *spec,
+        return ["nsenter", f"--mount=/proc/{self._holder.pid}/ns/mnt", "--", "chroot", *spec,
                 str(self.path), *cmd]
 
     def env(self, user: str | None = None, **extra: str) -> dict[str, str]:
@@ -100,14 +118,21 @@ class DebRoot:
               **env: str) -> subprocess.Popen[bytes]:
         """A long-running command; its pid is the command's own (sh and chroot exec it)."""
         with log.open("ab") as out:
-            return subprocess.Popen(self.argv(*cmd, user=user), env=self.env(user, **env),
+            proc = subprocess.Popen(self.argv(*cmd, user=user), env=self.env(user, **env),
                                     stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)
+        self._started.append(proc)
+        return proc
 
     def file(self, inside: str) -> Path:
         """A path of the root, seen from the host."""
         return self.path / inside.lstrip("/")
 
     def remove(self) -> None:
+        """End the namespace (its mounts go with it), then delete the copy."""
+        for proc in [*self._started, self._holder]:  # what a failed test left running
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
         with contextlib.suppress(OSError):
             shutil.rmtree(self.path)

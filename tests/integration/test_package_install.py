@@ -10,6 +10,7 @@ records are read back from ClickHouse. The root has no python3 at all.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from deskpulse.procs import free_port
 from tests.conftest import wait_for
 from tests.helpers.debroot import DebRoot, base_tarball
 from tests.integration.xdesktop import require, x_desktop
@@ -68,13 +70,13 @@ def install(root: DebRoot, deb: Path, **env: str) -> str:
     return root.run("dpkg", "-i", f"/tmp/{deb.name}", **env).stdout
 
 
-def configure(root: DebRoot, bootstrap: str) -> None:
+def configure(root: DebRoot, bootstrap: str, host: str = "debroot-host") -> None:
     """The admin's edit of the conffile: the broker, and fast polling for the test."""
     conf = root.file("/etc/deskpulse/config.toml")
     text = conf.read_text().replace('bootstrap = "kafka.example.invalid:9093"',
                                     f'bootstrap = "{bootstrap}"')
     text = text.replace("poll_interval = 1.0", "poll_interval = 0.5\npulsetime = 1.5\n"
-                        "max_span = 2\nhost = \"debroot-host\"")
+                        f"max_span = 2\nhost = \"{host}\"")
     assert text != conf.read_text()
     conf.write_text(text)
 
@@ -82,14 +84,15 @@ def configure(root: DebRoot, bootstrap: str) -> None:
 class Frozen:
     """The packaged collector running in the root as the person ``desk``."""
 
-    def __init__(self, root: DebRoot, display: str, log: Path) -> None:
-        self.root, self.log = root, log
-        self.env = {"DISPLAY": display, "XDG_RUNTIME_DIR": f"/run/user/{UID}"}
-        runtime = root.file(f"/run/user/{UID}")
+    def __init__(self, root: DebRoot, display: str, log: Path, user: str = USER,
+                 uid: int = UID) -> None:
+        self.root, self.log, self.user = root, log, user
+        self.env = {"DISPLAY": display, "XDG_RUNTIME_DIR": f"/run/user/{uid}"}
+        runtime = root.file(f"/run/user/{uid}")
         runtime.mkdir(parents=True, exist_ok=True)
-        os.chown(runtime, UID, UID)
+        os.chown(runtime, uid, uid)
         runtime.chmod(0o700)
-        self.proc = root.popen("deskpulse-collector", "collect", user=USER, log=log,
+        self.proc = root.popen("deskpulse-collector", "collect", user=user, log=log,
                                **self.env)
         wait_for(self._answers, 60, "the frozen collector's control socket")
 
@@ -98,7 +101,14 @@ class Frozen:
         return self.ctl("status", check=False).returncode == 0
 
     def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.root.run("deskpulse-collector", *args, user=USER, check=check, **self.env)
+        return self.root.run("deskpulse-collector", *args, user=self.user, check=check,
+                             **self.env)
+
+    def waiting(self) -> int:
+        """The events in its spool, from ``deskpulse-collector status``."""
+        found = re.search(r"spool: (\d+) events waiting", self.ctl("status").stdout)
+        assert found, self.ctl("status").stdout
+        return int(found.group(1))
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -106,9 +116,12 @@ class Frozen:
         return self.proc.wait(30)
 
 
-def spooled(root: DebRoot) -> int:
-    with sqlite3.connect(f"file:{root.file(SPOOL)}?mode=ro", uri=True) as db:
-        return db.execute("SELECT count(*) FROM spool").fetchone()[0]
+def spooled(root: DebRoot, spool: str = SPOOL) -> int:
+    db = sqlite3.connect(f"file:{root.file(spool)}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM events").fetchone()[0]
+    finally:
+        db.close()
 
 
 def spans(stack_store, host: str = "debroot-host") -> list:
@@ -173,3 +186,81 @@ def test_the_deb_installs_on_a_root_without_python_and_its_spans_reach_clickhous
     assert rows[0][:3] == ("Pkgalpha", "Packaged alpha", USER)
     assert {r[1] for r in rows if r[0] == "Pkgbeta"} == {"Packaged beta"}
     assert "Pkggamma" not in {r[0] for r in rows}, "recorded in private mode"
+
+
+def test_an_upgrade_keeps_config_token_and_spool(packages, root, stack, stack_store, tmp_path):
+    install(root, packages["v1"])
+    token = root.file("/etc/deskpulse/browser-token").read_text()
+    configure(root, f"127.0.0.1:{free_port()}", host="upgraded-host")  # no broker there yet
+    edited = root.file("/etc/deskpulse/config.toml").read_text()
+    with x_desktop(tmp_path) as (desktop, _):
+        desktop.open_window("Before upgrade", "Pkgold")
+        desktop.open_window("Also before", "Pkgold2")
+        collector = Frozen(root, desktop.display, tmp_path / "v1.log")
+        for title in ("Before upgrade", "Also before", "Before upgrade"):
+            desktop.activate(title)
+            time.sleep(1.2)
+        wait_for(lambda: collector.waiting() >= 2, 30, "spans waiting in the spool")
+        install(root, packages["v2"])  # with the old collector running
+        assert collector.proc.wait(30) == 0, "the upgrade stops the old version cleanly"
+        kept = spooled(root)
+        assert kept >= 2
+        status = root.run("dpkg-query", "-W", "-f", "${Status} ${Version}",
+                          "deskpulse-collector").stdout
+        assert status == "install ok installed 0.1.0+t2-1", status
+        assert root.file("/etc/deskpulse/config.toml").read_text() == edited, \
+            "the admin's edit of the conffile is kept"
+        assert not list(root.file("/etc/deskpulse").glob("config.toml.dpkg-*"))
+        assert root.file("/etc/deskpulse/browser-token").read_text() == token
+        assert os.readlink(root.file(WANTS)) == f"/usr/lib/systemd/user/{UNIT}"
+
+        # the broker is there now: the spans spooled under the old version arrive
+        conf = root.file("/etc/deskpulse/config.toml")
+        conf.write_text(re.sub(r'bootstrap = "[^"]*"', f'bootstrap = "{stack.broker}"',
+                               conf.read_text()))
+        desktop.activate("Also before")
+        collector = Frozen(root, desktop.display, tmp_path / "v2.log")
+        wait_for(lambda: collector.waiting() == 0, 60, "the spool to be sent")
+        assert collector.stop() == 0
+    wait_for(lambda: {"Pkgold", "Pkgold2"} <= {r[0] for r in spans(stack_store,
+                                                                    "upgraded-host")},
+             120, "the spans spooled before the upgrade in ClickHouse", interval=1)
+
+
+def test_removal_stops_every_collector_and_removes_the_spool_unless_asked(packages, root,
+                                                                         tmp_path):
+    root.run("useradd", "--create-home", "--uid", str(UID + 1), "--shell", "/bin/sh", "desk2")
+    spools = [SPOOL, SPOOL.replace(f"/home/{USER}/", "/home/desk2/")]
+    with x_desktop(tmp_path) as (desktop, _):
+        desktop.open_window("Removal", "Pkgremoval")
+        desktop.activate("Removal")
+
+        def two_collectors(tag: str) -> list[Frozen]:
+            running = [Frozen(root, desktop.display, tmp_path / f"{tag}-{user}.log", user, uid)
+                       for user, uid in ((USER, UID), ("desk2", UID + 1))]
+            for collector in running:
+                wait_for(lambda c=collector: c.waiting() >= 1, 30, "a span in the spool")
+            return running
+
+        install(root, packages["v1"])
+        configure(root, f"127.0.0.1:{free_port()}", host="removed-host")
+        running = two_collectors("first")
+        root.run("dpkg", "--remove", "deskpulse-collector")
+        assert [c.proc.wait(30) for c in running] == [0, 0], "every collector stopped"
+        for spool in spools:
+            assert not root.file(spool).exists(), f"{spool} left behind"
+            assert not root.file(spool + "-wal").exists()
+        assert not root.file(BIN).exists()
+        assert root.file("/etc/deskpulse/config.toml").exists(), "remove keeps the conffile"
+        root.run("dpkg", "--purge", "deskpulse-collector")
+        for gone in ("/etc/deskpulse", WANTS, "/usr/lib/deskpulse",
+                     "/usr/share/gnome-shell/extensions/deskpulse-focus@deskpulse.dev"):
+            assert not root.file(gone).exists(), f"{gone} left after purge"
+
+        # asked to keep it: the spool stays (e.g. to reinstall and send it later)
+        install(root, packages["v1"])
+        configure(root, f"127.0.0.1:{free_port()}", host="removed-host")
+        running = two_collectors("second")
+        root.run("dpkg", "--remove", "deskpulse-collector", DESKPULSE_KEEP_SPOOL="1")
+        assert [c.proc.wait(30) for c in running] == [0, 0]
+        assert all(spooled(root, spool) >= 1 for spool in spools)
