@@ -135,9 +135,8 @@ def open_session(env: dict[str, str], override: str = "auto",
         from collector.probes.kde import open_kde
         return open_kde(env, choice, idle_threshold)
     if choice.probe == "windows":
-        from collector.idle import InputActivity
-        from collector.probes.windows import WindowsProbe
-        return Session(WindowsProbe(), InputActivity(), choice, "input events (pynput)")
+        from collector.probes.windows import open_windows
+        return open_windows(choice)  # type: ignore[return-value]
     from collector.idle import InputActivity
     from collector.probes.macos import MacProbe
     return Session(MacProbe(), InputActivity(), choice, "input events (pynput)")
