@@ -89,11 +89,16 @@ class Session:
     #: lock screen / suspend watch (collector.session.lock), None where there is none
     away: Any = None
     extra: list[Any] = field(default_factory=list)  # further things to close
+    #: what is missing and how to fix it (macOS permissions), shown by collector status
+    notes: list[str] = field(default_factory=list)
 
     def info(self) -> dict[str, str]:
-        return {"probe": self.choice.probe, "session": self.choice.session,
+        info = {"probe": self.choice.probe, "session": self.choice.session,
                 "reason": self.choice.reason, "idle": self.idle_name,
                 "away": getattr(self.away, "name", "") if self.away is not None else ""}
+        if self.notes:
+            info["notes"] = "; ".join(self.notes)
+        return info
 
     def close(self) -> None:
         self.idle.stop()
@@ -137,9 +142,8 @@ def open_session(env: dict[str, str], override: str = "auto",
     if choice.probe == "windows":
         from collector.probes.windows import open_windows
         return open_windows(choice)  # type: ignore[return-value]
-    from collector.idle import InputActivity
-    from collector.probes.macos import MacProbe
-    return Session(MacProbe(), InputActivity(), choice, "input events (pynput)")
+    from collector.probes.macos import open_macos
+    return open_macos(choice)  # type: ignore[return-value]
 
 
 def diagnose(env: dict[str, str], override: str = "auto") -> str:
@@ -156,5 +160,6 @@ def diagnose(env: dict[str, str], override: str = "auto") -> str:
 
 def describe(info: dict[str, str]) -> str:
     away = info.get("away") or "nothing (no lock/suspend watch)"
+    notes = f"; {info['notes']}" if info.get("notes") else ""
     return (f"probe {info['probe']} for {info['session']} ({info['reason']}); "
-            f"idle from {info['idle']}; away from {away}")
+            f"idle from {info['idle']}; away from {away}{notes}")

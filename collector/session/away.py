@@ -37,6 +37,14 @@ class AwayState:
         if changed:
             logger.info("%s: %s", reason, "began (away)" if on else "ended")
 
+    def passed(self, reason: str, since_ms: int) -> None:
+        """An away period from ``since_ms`` that is over already (a sleep noticed on wake-up):
+        the open span ends at ``since_ms``."""
+        with self._lock:
+            if self._cut is None or since_ms < self._cut:
+                self._cut = since_ms
+        logger.info("%s: %.0f s (away)", reason, self._clock() - since_ms / 1000)
+
     def away(self) -> bool:
         with self._lock:
             return bool(self._reasons)
