@@ -103,23 +103,34 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("--config", default=default, help="config file (default: "
+                        f"~/.config/deskpulse/config.toml, else {SYSTEM_CONFIG})")
+    parser.add_argument("--bootstrap", default=default,
+                        help="Kafka bootstrap servers (host:port,...)")
+    parser.add_argument("--data-dir", default=default, help="data directory (spool)")
+    parser.add_argument("--tenant", default=default, help="tenant")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deskpulse-collector",
-                                     description="The deskpulse collector for this desktop.")
+                     description="The deskpulse collector for this desktop.")
     parser.add_argument("--version", action="version",
                         version=f"deskpulse-collector {__version__}")
-    parser.add_argument("--config", help="config file (default: ~/.config/deskpulse/"
-                        f"config.toml, else {SYSTEM_CONFIG})")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (host:port,...)")
-    parser.add_argument("--data-dir", help="data directory (spool)")
-    parser.add_argument("--tenant", help="tenant")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("collect", help="run the collector in the foreground")
-    pause = commands.add_parser("pause", help="private mode: record nothing until resumed")
+    _options(parser)
+    # the same options after the command too (`collect --config FILE`, as services write it)
+    after = _Parser(add_help=False)
+    _options(after, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+    commands.add_parser("collect", parents=[after], help="run the collector in the foreground")
+    pause = commands.add_parser("pause", parents=[after],
+                                help="private mode: record nothing until resumed")
     pause.add_argument("--for", dest="for_", metavar="DURATION",
                        help="how long, 1s to 7d, e.g. 30m (default: until resume)")
-    commands.add_parser("resume", help="leave private mode")
-    commands.add_parser("status", help="is the collector recording? (exit 0 when it runs)")
+    commands.add_parser("resume", parents=[after], help="leave private mode")
+    commands.add_parser("status", parents=[after],
+                        help="is the collector recording? (exit 0 when it runs)")
     return parser
 
 

@@ -54,7 +54,7 @@ pkg() {
     echo "build.sh: no frozen collector in $BUILD/dist; run build.sh freeze first" >&2; exit 2; }
   scripts
   mkdir -p "$out"
-  sed "s|@BUILD@|$BUILD|g" deploy/packaging/nfpm.yaml > "$BUILD/nfpm.yaml"
+  sed "s|__BUILD__|$BUILD|g" deploy/packaging/nfpm.yaml > "$BUILD/nfpm.yaml"
   for packager in deb rpm; do
     DESKPULSE_PKG_VERSION=$version nfpm package --config "$BUILD/nfpm.yaml" \
       --packager "$packager" --target "$out/" >/dev/null
