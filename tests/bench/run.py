@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector, e2e, sink, streams
+from tests.bench import collector, e2e, package, sink, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
     "streams": lambda quick: streams.main(["--events", "20000", "--repeat", "1"] if quick
                                           else ["--events", "200000"]),
     "sink": lambda quick: sink.main(["--spans", "50000" if quick else "400000"]),
+    "package": lambda quick: package.main(["--seconds", "20" if quick else "120",
+                                           "--starts", "3" if quick else "5"]),
     "e2e": lambda quick: e2e.main(["--seconds", "10", "--events", "20000"] if quick
                                   else ["--seconds", "60", "--events", "200000"]),
 }
