@@ -264,3 +264,26 @@ def test_removal_stops_every_collector_and_removes_the_spool_unless_asked(packag
         root.run("dpkg", "--remove", "deskpulse-collector", DESKPULSE_KEEP_SPOOL="1")
         assert [c.proc.wait(30) for c in running] == [0, 0]
         assert all(spooled(root, spool) >= 1 for spool in spools)
+
+
+def test_the_rpm_installs_runs_and_erases_cleanly(packages, root):
+    """rpm's own tools (``rpm --root``: scriptlets run chrooted in the root's /bin/sh)."""
+    require("rpm")
+    rpm = ["rpm", "--root", str(root.path), "--dbpath", "/var/lib/rpm"]
+    subprocess.run([*rpm, "--initdb"], check=True, timeout=60)
+    shutil.copy(packages["rpm"], root.file("/tmp/collector.rpm"))
+    # the root is Debian's: rpm does not know its glibc, so --nodeps (dpkg checks it above)
+    for _ in range(2):  # installing the same package again is refused, and harmless
+        done = subprocess.run([*rpm, "-i", "--nodeps", str(root.file("/tmp/collector.rpm"))],
+                              capture_output=True, text=True, timeout=120)
+    assert "already installed" in done.stderr, done.stderr
+    assert os.readlink(root.file(WANTS)) == f"/usr/lib/systemd/user/{UNIT}"
+    assert len(root.file("/etc/deskpulse/browser-token").read_text().strip()) >= 32
+    assert "0.1.0" in root.run("deskpulse-collector", "--version", user=USER).stdout
+    configs = subprocess.run([*rpm, "-qc", "deskpulse-collector"], capture_output=True,
+                             text=True, timeout=60).stdout.split()
+    assert configs == ["/etc/deskpulse/config.toml"]
+    subprocess.run([*rpm, "-e", "deskpulse-collector"], check=True, timeout=120)
+    for gone in (BIN, WANTS, "/etc/deskpulse/browser-token",
+                 "/usr/share/gnome-shell/extensions/deskpulse-focus@deskpulse.dev"):
+        assert not root.file(gone).exists(), f"{gone} left after rpm -e"
