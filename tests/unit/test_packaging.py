@@ -207,3 +207,20 @@ def test_the_windows_install_takes_the_frozen_build_and_the_task_runs_it():
 def test_browser_policy_templates_are_json():
     for path in (PKG / "browser-policies").glob("*.json"):
         assert orjson.loads(path.read_bytes())
+
+
+def test_the_desktop_build_workflow_is_a_valid_github_workflow():
+    """It runs on hosted Windows and macOS runners only; here its syntax is checked."""
+    workflow = REPO / ".github" / "workflows" / "desktop-builds.yml"
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    done = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows",
+                           str(workflow)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = yaml.safe_load(workflow.read_text())["jobs"]
+    assert {jobs["windows"]["runs-on"], jobs["macos"]["runs-on"]} == {"windows-latest",
+                                                                       "macos-latest"}
+    steps = " ".join(str(step) for job in jobs.values() for step in job["steps"])
+    for name in ("test_windows_probe.py", "test_macos_probe.py", "test_platform_smoke.py",
+                 "deskpulse-collector.spec", "Sign (placeholder)", "Notarise (placeholder)",
+                 "MSI installer (placeholder)", "pkgbuild"):
+        assert name in steps, name
