@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         f"| {label} | {starts[label]:.2f} | {running[label]['cpu_pct_of_one_core']} | "
         f"{running[label]['rss_mb_mean']} / {running[label]['rss_mb_max']} |"
         for label in ("frozen", "venv"))
+    cpu_diff = (running["frozen"]["cpu_pct_of_one_core"] -
+                running["venv"]["cpu_pct_of_one_core"])
+    rss_diff = running["frozen"]["rss_mb_mean"] - running["venv"]["rss_mb_mean"]
+
+    def verdict(ok: bool) -> str:
+        return "no worse: meets" if ok else "worse: MISSES"
     body = f"""## Frozen collector and packages
 
 `make package` (`deploy/packaging/build.sh`): PyInstaller freezes the collector alone
@@ -108,7 +114,11 @@ Xvfb + openbox, 1 s polling, a window switch every 2 s, {args.seconds:.0f} s aft
 
 | collector | start, s | CPU, % of one core | RSS mean / max, MB |
 |---|---|---|---|
-{rows}"""
+{rows}
+
+Frozen minus venv: CPU {cpu_diff:+.3f} points ({verdict(cpu_diff <= 0.02)}), RSS
+{rss_diff:+.1f} MB ({verdict(rss_diff <= 0.3)}); this machine is shared, so a difference within
+a few tenths is noise."""
     record("package", body)
     print(body)
     return {"build": built, "starts": starts, "running": running}
