@@ -16,6 +16,8 @@ import signal
 import sqlite3
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -116,6 +118,20 @@ class Frozen:
         return self.proc.wait(30)
 
 
+def report_tab(port: int, token: str) -> int:
+    """What the browser extension sends; the endpoint's HTTP status."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/active-tab", method="POST",
+        data=b'{"browser": "chromium", "url": "https://example.org/a", "title": "A"}',
+        headers={"Origin": "chrome-extension://abcdefghijklmnop",
+                 "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def spooled(root: DebRoot, spool: str = SPOOL) -> int:
     db = sqlite3.connect(f"file:{root.file(spool)}?mode=ro", uri=True)
     try:
@@ -153,12 +169,17 @@ def test_the_deb_installs_on_a_root_without_python_and_its_spans_reach_clickhous
     assert "0.1.0" in root.run("deskpulse-collector", "--version", user=USER).stdout
 
     configure(root, stack.broker)
+    port = free_port()  # the browser endpoint, with the token the package made
+    conf = root.file("/etc/deskpulse/config.toml")
+    conf.write_text(conf.read_text().replace("# browser_port = 5866", f"browser_port = {port}"))
     with x_desktop(tmp_path) as (desktop, _):
         desktop.open_window("Packaged alpha", "Pkgalpha")
         desktop.open_window("Packaged beta", "Pkgbeta")
         desktop.activate("Packaged alpha")
         collector = Frozen(root, desktop.display, tmp_path / "frozen.log")
         try:
+            assert report_tab(port, token) == 204, "the frozen browser endpoint takes a report"
+            assert report_tab(port, "wrong-" + token) == 401
             time.sleep(2)
             desktop.activate("Packaged beta")
             time.sleep(2)
