@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 QUIX_VENV  := .venv-quix
 QUIX_STAMP := $(QUIX_VENV)/.installed
 
-.PHONY: run test unit integration bench bench-peers-venv faults lint schema clean
+.PHONY: run test unit integration bench bench-peers-venv faults lint schema package clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python >= 3.11 (set PYTHON=...)")'
@@ -55,6 +55,16 @@ lint: $(STAMP)
 ## regenerate schemas/activity.v1.schema.json from the Python definition
 schema: $(STAMP)
 	$(PY) -m schemas.jsonschema
+
+PKG_STAMP := $(VENV)/.package-installed
+$(PKG_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,package]'
+	@touch $(PKG_STAMP)
+
+## make package: the frozen collector (PyInstaller, no Python needed on the desktop) and its
+## .deb and .rpm for Linux x86_64, in build/package/ (deploy/packaging/README.md)
+package: $(PKG_STAMP)
+	PY=$(PY) deploy/packaging/build.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -45,6 +45,9 @@ class CollectorSettings:
     browser_port: int = 0
     #: the per-install token the extension is configured with
     browser_token: str = ""
+    #: a file holding the token instead (the packages make one per install:
+    #: /etc/deskpulse/browser-token); read only when browser_port is set and browser_token is not
+    browser_token_file: Path | None = None
     #: extension origins allowed (empty: any chrome-extension:// or moz-extension://)
     browser_origins: tuple[str, ...] = ()
     #: Prometheus text file rewritten every minute (node_exporter's textfile collector)
@@ -130,6 +133,14 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     return value
 
 
+def _read_token(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read collector setting browser_token_file {path}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from exc
+
+
 def collector_settings(file_section: Mapping[str, Any], env: Mapping[str, str], *,
                        tenant: str, data_dir: Path) -> CollectorSettings:
     """Merge the ``[collector]`` section, then ``DESKPULSE_COLLECTOR_*`` variables."""
@@ -148,6 +159,9 @@ def collector_settings(file_section: Mapping[str, Any], env: Mapping[str, str], 
     merged.setdefault("control_socket", runtime / "collector.sock")
     merged.setdefault("log_file", Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
                       / "collector.log")
+    if merged.get("browser_port") and not merged.get("browser_token") and \
+            merged.get("browser_token_file") is not None:
+        merged["browser_token"] = _read_token(merged["browser_token_file"])
     settings = CollectorSettings(**merged)
     check_tenant(settings.tenant, "[collector] tenant")
     for name in ("user", "host"):

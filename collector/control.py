@@ -1,8 +1,19 @@
-"""The running collector's local control socket (private mode and status).
+"""The running collector's local control channel (private mode and status).
 
-A Unix domain socket, mode 0600, in a 0700 directory of the user's runtime dir;
-on Linux the server also checks the peer's uid (``SO_PEERCRED``): only the
-person logged in can pause, resume or ask for status.
+Two transports, one protocol:
+
+- ``unix`` (Linux, macOS): a Unix domain socket, mode 0600, in a 0700 directory of the
+  user's runtime dir; on Linux the server also checks the peer's uid (``SO_PEERCRED``):
+  only the person logged in can pause, resume or ask for status.
+- ``tcp`` (Windows, whose Python has no ``AF_UNIX``): a socket on 127.0.0.1 with a port
+  the OS picks, and a per-user **token file** at the ``control_socket`` path holding
+  ``{"port": N, "token": "..."}`` (written 0600 in the person's 0700 directory; on Windows
+  the directory under ``%LOCALAPPDATA%`` is the person's by its ACL). Every request carries
+  the token (``"token"`` beside ``"cmd"``): any local process can connect to loopback, only
+  one that can read the person's file is answered. The token is new at every start.
+
+:func:`request` picks the transport from what it finds at the path (a socket or a token
+file).
 
 Protocol: one JSON object on one line per connection, one JSON object back::
 
@@ -25,9 +36,11 @@ recording (:class:`ControlLost`) rather than record without private mode.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import math
 import os
+import secrets
 import selectors
 import socket
 import stat
@@ -53,6 +66,11 @@ PAUSE_MAX_S = 7 * 24 * 3600
 MAX_REQUEST_BYTES = 4096
 MAX_ANSWER_BYTES = 65536
 COMMANDS = ("pause", "resume", "status")
+
+
+def default_transport() -> str:
+    """``unix`` where Python has Unix domain sockets, else ``tcp`` (Windows)."""
+    return "unix" if hasattr(socket, "AF_UNIX") else "tcp"
 
 
 class ControlLost(DeskpulseError):
@@ -140,30 +158,20 @@ class _Client:
 
 class ControlServer:
     def __init__(self, path: Path, handle: Handler, *, request_timeout: float = 2.0,
-                 max_clients: int = 16) -> None:
-        if not hasattr(socket, "AF_UNIX"):
-            raise ConfigError("this platform has no Unix domain sockets; the control socket "
-                              "is not available here")
+                 max_clients: int = 16, transport: str | None = None) -> None:
+        self.transport = transport or default_transport()
+        if self.transport not in ("unix", "tcp"):
+            raise ConfigError(f"control transport {self.transport!r} is not unix or tcp")
         self.path = path
         self._handle = handle
         self.request_timeout = request_timeout
         self.max_clients = max_clients
+        self._token = ""
         private_dir(path.parent)
-        try:
-            if stat.S_ISSOCK(path.lstat().st_mode):
-                path.unlink()  # a stale socket of a collector that was killed
-            else:
-                raise ConfigError(f"{path} exists and is not a socket; the collector does not "
-                                  "delete it", hint="choose another control_socket")
-        except FileNotFoundError:
-            pass
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            self._sock.bind(str(path))
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
+        if self.transport == "unix":
+            self._sock = self._bind_unix(path)
+        else:
+            self._sock = self._bind_tcp(path)
         self._sock.listen(16)
         self._sock.setblocking(False)
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
@@ -172,6 +180,40 @@ class ControlServer:
         self._selector.register(self._sock, selectors.EVENT_READ)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
+
+    @staticmethod
+    def _bind_unix(path: Path) -> socket.socket:
+        if not hasattr(socket, "AF_UNIX"):
+            raise ConfigError("this platform has no Unix domain sockets; the control channel "
+                              "uses loopback and a token file here (transport tcp)")
+        try:
+            if stat.S_ISSOCK(path.lstat().st_mode):
+                path.unlink()  # a stale socket of a collector that was killed
+            else:
+                raise ConfigError(f"{path} exists and is not a socket; the collector does not "
+                                  "delete it", hint="choose another control_socket")
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(str(path))
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        return sock
+
+    def _bind_tcp(self, path: Path) -> socket.socket:
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(path.lstat().st_mode):
+                raise ConfigError(f"{path} exists and is not a token file; the collector does "
+                                  "not delete it", hint="choose another control_socket")
+        from deskpulse.core.privatefiles import write_private
+        sock = socket.create_server(("127.0.0.1", 0))
+        self._token = secrets.token_urlsafe(32)
+        write_private(path, orjson.dumps({"port": sock.getsockname()[1],
+                                          "token": self._token}))
+        return sock
 
     def start(self) -> None:
         self._thread.start()
@@ -220,7 +262,7 @@ class ControlServer:
 
     def _admit(self, conn: socket.socket) -> None:
         conn.setblocking(False)
-        uid = _peer_uid(conn)
+        uid = _peer_uid(conn) if self.transport == "unix" else None  # tcp: the token
         if uid is not None and self._uid is not None and uid != self._uid:
             logger.warning("control socket: refused a connection of uid %d", uid)
             self._send_and_close(conn, {"error": "this collector belongs to another user"})
@@ -247,10 +289,27 @@ class ControlServer:
         client.data += chunk
         line, newline, _ = bytes(client.data).partition(b"\n")
         if newline:
-            self._reply_line(conn, answer(self._handle, line))
+            line, refused = self._authorised(line)
+            self._reply_line(conn, refused or answer(self._handle, line))
         elif len(client.data) > MAX_REQUEST_BYTES:
             self._reply(conn, {"error": f"a request is at most {MAX_REQUEST_BYTES} bytes "
                                         "on one line"})
+
+    def _authorised(self, line: bytes) -> tuple[bytes, bytes | None]:
+        """The request without its token, or the refusal (tcp: the token must match)."""
+        if not self._token:
+            return line, None
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            value = None
+        token = value.pop("token", None) if isinstance(value, dict) else None
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(),
+                                                                  self._token.encode()):
+            logger.warning("control channel: refused a request without this person's token")
+            return line, orjson.dumps({"error": "not authorised: the request must carry the "
+                                                "token of the collector's token file"}) + b"\n"
+        return orjson.dumps(value), None
 
     def _reply(self, conn: socket.socket, body: dict[str, Any]) -> None:
         self._reply_line(conn, orjson.dumps(body) + b"\n")
@@ -278,25 +337,52 @@ class ControlServer:
             self._sock.close()
         self._selector.close()
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            self.path.unlink()  # the socket, or the token file (its token dies with it)
+
+
+def _connect(path: Path, body: dict[str, Any], timeout: float) -> socket.socket:
+    """A connected socket, and ``body`` with the token it needs (tcp)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise StackNotRunning(f"no collector is running (no control socket at {path})",
+                              hint="start it with 'deskpulse collect'") from None
+    if stat.S_ISREG(mode):  # the tcp transport's token file
+        from deskpulse.core.privatefiles import read_private
+        try:
+            ticket = orjson.loads(read_private(path, "the collector's token file"))
+            port, token = int(ticket["port"]), str(ticket["token"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DeskpulseError(f"the collector's token file {path} is unreadable") from exc
+        body["token"] = token
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        return sock
+    if not hasattr(socket, "AF_UNIX"):
+        raise ConfigError(f"{path} is not a token file, and this platform has no Unix "
+                          "domain sockets")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.connect(str(path))
+            return sock
+        except BlockingIOError:  # its backlog is full: wait a little, within bounds
+            if time.monotonic() > deadline:
+                sock.close()
+                raise
+            time.sleep(0.05)
+        except OSError:
+            sock.close()
+            raise
 
 
 def request(path: Path, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-    """Send one request to the running collector."""
-    if not hasattr(socket, "AF_UNIX"):
-        raise ConfigError("this platform has no Unix domain sockets")
+    """Send one request to the running collector (unix socket or loopback + token file)."""
+    body = dict(body)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        with _connect(path, body, timeout) as sock:
             sock.settimeout(timeout)
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    sock.connect(str(path))
-                    break
-                except BlockingIOError:  # its backlog is full: wait a little, within bounds
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 sock.sendall(orjson.dumps(body) + b"\n")  # refused early ("busy"): read why
             reply = orjson.loads(sock.makefile("rb").readline(MAX_ANSWER_BYTES))

@@ -31,6 +31,8 @@ def _owned(path: Path, st: os.stat_result, what: str) -> None:
 
 
 def _tighten(path: Path, st: os.stat_result, mode: int) -> None:
+    if os.name != "posix":
+        return  # Windows: modes are not permissions there; the per-user directory's ACL is
     current = stat.S_IMODE(st.st_mode)
     if current & 0o077:
         os.chmod(path, mode)

@@ -89,11 +89,16 @@ class Session:
     #: lock screen / suspend watch (collector.session.lock), None where there is none
     away: Any = None
     extra: list[Any] = field(default_factory=list)  # further things to close
+    #: what is missing and how to fix it (macOS permissions), shown by collector status
+    notes: list[str] = field(default_factory=list)
 
     def info(self) -> dict[str, str]:
-        return {"probe": self.choice.probe, "session": self.choice.session,
+        info = {"probe": self.choice.probe, "session": self.choice.session,
                 "reason": self.choice.reason, "idle": self.idle_name,
                 "away": getattr(self.away, "name", "") if self.away is not None else ""}
+        if self.notes:
+            info["notes"] = "; ".join(self.notes)
+        return info
 
     def close(self) -> None:
         self.idle.stop()
@@ -135,12 +140,10 @@ def open_session(env: dict[str, str], override: str = "auto",
         from collector.probes.kde import open_kde
         return open_kde(env, choice, idle_threshold)
     if choice.probe == "windows":
-        from collector.idle import InputActivity
-        from collector.probes.windows import WindowsProbe
-        return Session(WindowsProbe(), InputActivity(), choice, "input events (pynput)")
-    from collector.idle import InputActivity
-    from collector.probes.macos import MacProbe
-    return Session(MacProbe(), InputActivity(), choice, "input events (pynput)")
+        from collector.probes.windows import open_windows
+        return open_windows(choice)  # type: ignore[return-value]
+    from collector.probes.macos import open_macos
+    return open_macos(choice)  # type: ignore[return-value]
 
 
 def diagnose(env: dict[str, str], override: str = "auto") -> str:
@@ -157,5 +160,6 @@ def diagnose(env: dict[str, str], override: str = "auto") -> str:
 
 def describe(info: dict[str, str]) -> str:
     away = info.get("away") or "nothing (no lock/suspend watch)"
+    notes = f"; {info['notes']}" if info.get("notes") else ""
     return (f"probe {info['probe']} for {info['session']} ({info['reason']}); "
-            f"idle from {info['idle']}; away from {away}")
+            f"idle from {info['idle']}; away from {away}{notes}")

@@ -7,10 +7,11 @@ Sources, each optional (whatever the session offers is used):
 - the screensaver (session bus): ``ActiveChanged(b)`` of ``org.gnome.ScreenSaver``
   (GNOME Shell) or ``org.freedesktop.ScreenSaver`` (KDE, others).
 
-:class:`AwayState` is the pure part: the collector asks :meth:`AwayState.away` every
-sample (nothing is recorded while away) and :meth:`AwayState.take_cut` for the moment
-an away period began, once, so the open span ends there — even when the period was
-already over by the next sample (a short suspend).
+:class:`AwayState` (``collector.session.away``, shared with Windows and macOS) is the
+pure part: the collector asks :meth:`AwayState.away` every sample (nothing is recorded while
+away) and :meth:`AwayState.take_cut` for the moment an away period began, once, so the open
+span ends there — even when the period was already over by the next sample (a short
+suspend).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from jeepney import HeaderFields, MatchRule
 
 from collector.probes import ProbeUnavailable
+from collector.session.away import AwayState
 from collector.session.dbus import DBusErrorResponse, call, connect, get_property
 
 logger = logging.getLogger(__name__)
@@ -36,41 +38,6 @@ SCREENSAVERS = (  # (bus name, path, interface): GNOME Shell, its own name, free
     ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver",
      "org.freedesktop.ScreenSaver"),
 )
-
-
-class AwayState:
-    """Which away reasons hold now, and the not-yet-taken start of the last away period."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._reasons: set[str] = set()
-        self._cut: int | None = None
-        self._lock = threading.Lock()
-
-    def set(self, reason: str, on: bool) -> None:
-        with self._lock:
-            was, changed = bool(self._reasons), (reason in self._reasons) != on
-            if on:
-                self._reasons.add(reason)
-            else:
-                self._reasons.discard(reason)
-            if on and not was and self._cut is None:
-                self._cut = int(self._clock() * 1000)
-        if changed:
-            logger.info("%s: %s", reason, "began (away)" if on else "ended")
-
-    def away(self) -> bool:
-        with self._lock:
-            return bool(self._reasons)
-
-    def reasons(self) -> set[str]:
-        with self._lock:
-            return set(self._reasons)
-
-    def take_cut(self) -> int | None:
-        with self._lock:
-            cut, self._cut = self._cut, None
-            return cut
 
 
 class _Watch:

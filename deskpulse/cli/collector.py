@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,33 +31,10 @@ def extension_build(out: Path, port: int, token: str) -> None:
     click.echo(f"unpacked: {built.unpacked}\nzip:      {built.zip} (version {built.version})")
 
 
-def parse_duration(text: str) -> float:
-    """``"30m"``, ``"1h30m"``, ``"90s"``, ``"2d"`` -> seconds."""
-    import re
-    m = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip().lower())
-    if not text.strip() or not m or not any(m.groups()):
-        raise ValueError(text)
-    d, h, mi, se = (int(g or 0) for g in m.groups())  # ValueError past 4300 digits too
-    return float(d * 86400 + h * 3600 + mi * 60 + se)
-
-
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """``--for`` of ``collector pause``, bounded like the collector bounds it (one-line error)."""
-    from collector.control import PAUSE_MAX_S, PAUSE_MIN_S
-    from deskpulse.core.errors import ConfigError
-    if value is None:
-        return None
-    shown = value if len(value) <= 40 else value[:37] + "..."
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(f"--for {shown!r} is not a duration like 30m, 1h30m, 90s or 2d"
-                          ) from exc
-    if not PAUSE_MIN_S <= seconds <= PAUSE_MAX_S:
-        raise ConfigError(f"--for {shown!r}: a timed pause lasts from {PAUSE_MIN_S}s to "
-                          f"{PAUSE_MAX_S // 86400}d; without --for it lasts until "
-                          "'deskpulse collector resume'")
-    return seconds
+    from collector.standalone import pause_for
+    return None if value is None else pause_for(value)
 
 
 def _collector_settings(common: dict[str, Any]) -> tuple[Any, Settings]:
@@ -106,19 +82,9 @@ def _control(common: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _show_collector(state: dict[str, Any]) -> None:
-    if state["paused"]:
-        until = state.get("paused_until_ms")
-        when = (dt.datetime.fromtimestamp(until / 1000, dt.UTC).strftime("%H:%M:%S UTC")
-                if until else "you resume")
-        click.echo(f"private mode: ON (nothing is recorded until {when})")
-    else:
-        click.echo("private mode: off (recording)")
-    click.echo(f"spool: {state['spooled']} events waiting, {state['dropped']} dropped when full; "
-               f"published {state['published']} since start")
-    if state.get("session"):
-        from collector.probes.select import describe
-        click.echo(f"session: {describe(state['session'])}"
-                   + ("; away now (locked or asleep)" if state.get("away") else ""))
+    from collector.standalone import status_lines
+    for line in status_lines(state):
+        click.echo(line)
 
 
 @collector.command()

@@ -41,7 +41,8 @@ def write_private(path: Path, data: str | bytes, *, overwrite: bool = True) -> N
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
+            if hasattr(os, "fchmod"):  # not on Windows (Python < 3.13): its ACLs decide
+                os.fchmod(fh.fileno(), 0o600)
             fh.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
     except OSError as exc:

@@ -54,7 +54,10 @@ def desktop(kind: str, tmp: Path):
             yield desk
 
 
-def measure(seconds: float, kind: str = "x11") -> dict[str, float]:
+def measure(seconds: float, kind: str = "x11",
+            command: list[str] | None = None) -> dict[str, float]:
+    """``command`` runs the collector (default: ``deskpulse collect`` of this venv; the
+    packaging bench passes the frozen one)."""
     with tempfile.TemporaryDirectory(prefix="deskpulse-bench-") as tmp_name:
         tmp = Path(tmp_name)
         Path(tmp_name).chmod(0o755)
@@ -71,7 +74,8 @@ def measure(seconds: float, kind: str = "x11") -> dict[str, float]:
                     f"{k} = {orjson.dumps(v).decode()}" for k, v in settings.items()) + "\n")
                 env = {**desk.env, "DESKPULSE_CONFIG": str(config),
                        "DESKPULSE_BOOTSTRAP": bootstrap, "DESKPULSE_DATA_DIR": str(tmp)}
-                collector = Child("collector", [sys.executable, "-m", "deskpulse.cli", "collect"],
+                collector = Child("collector", command or [sys.executable, "-m",
+                                                           "deskpulse.cli", "collect"],
                                   tmp / "collector.out", env=env)
                 proc = psutil.Process(collector.pid)
                 try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector, e2e, peers, scaling, sink, streams
+from tests.bench import collector, e2e, package, peers, scaling, sink, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
@@ -15,6 +15,8 @@ BENCHES = {
     "sink": lambda quick: sink.main(["--spans", "50000" if quick else "400000"]),
     "scaling": lambda quick: scaling.main(["--events", "20000", "--spans", "20000"] if quick
                                           else ["--events", "200000", "--spans", "200000"]),
+    "package": lambda quick: package.main(["--seconds", "20" if quick else "120",
+                                           "--starts", "3" if quick else "5"]),
     "e2e": lambda quick: e2e.main(["--seconds", "10", "--events", "20000"] if quick
                                   else ["--seconds", "60", "--events", "200000"]),
 }
