@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from deskpulse.errors import BrokerUnavailable, PolicyError
 from deskpulse.settings import KafkaSettings
@@ -25,6 +33,10 @@ from schemas import topics
 from streams.policy import PolicySet
 
 logger = logging.getLogger(__name__)
+
+#: a partition without a leader for a moment (retried)
+_ELECTING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+             KafkaError.UNKNOWN_TOPIC_OR_PART)
 
 POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE, topics.POLICY_CATEGORY,
                  topics.POLICY_DEVICE)
@@ -81,14 +93,30 @@ class PolicyFollower:
                 raise BrokerUnavailable(f"policy topic {topic} is not available")
             for p in meta.partitions:
                 partitions.append(TopicPartition(topic, p, OFFSET_BEGINNING))
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p),
-                                                               timeout=10)
+                high = self._high_watermark(TopicPartition(topic, p))
                 if high > 0:
                     self._targets[(topic, p)] = high
         self._consumer.assign(partitions)
         if not self._targets:
             self.loaded.set()
         self._thread.start()
+
+    def _high_watermark(self, tp: TopicPartition, timeout: float = 30.0) -> int:
+        """The partition's end offset; retried while its leader is being elected (a topic
+        just created, a broker failing over: a real Kafka says NOT_LEADER_FOR_PARTITION)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._consumer.get_watermark_offsets(tp, timeout=10)[1]
+            except KafkaException as exc:
+                err = exc.args[0]
+                if time.monotonic() >= deadline or not (
+                        err.retriable() or err.code() in _ELECTING):
+                    raise BrokerUnavailable(f"cannot read the end of {tp.topic}: "
+                                            f"{err.str()}") from exc
+                logger.info("policy topic %s [%d]: %s; retrying", tp.topic, tp.partition,
+                            err.str())
+                time.sleep(0.2)
 
     def _run(self) -> None:
         try:
