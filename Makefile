@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration bench faults lint schema clean
+.PHONY: run test unit integration bench faults lint schema clean kafka-jars
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python >= 3.11 (set PYTHON=...)")'
@@ -30,6 +30,11 @@ bench: $(STAMP)
 ## writes); `make test` runs it small
 faults: $(STAMP)
 	FAULTS_SCALE=full $(PY) -m pytest -p no:timeout tests/faults -v
+
+## the pinned Apache Kafka release for the real-Kafka tests, from Maven Central into
+## ~/.cache/deskpulse (DESKPULSE_KAFKA_CACHE); the tests fetch it themselves when missing
+kafka-jars: $(STAMP)
+	$(PY) -m tests.helpers.kafka
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -75,9 +75,11 @@ class PolicyFollower:
         self.policies = PolicySet()
         self._on_record = on_record
         self._kafka = kafka
+        self._client_errors: list[KafkaError] = []  # librdkafka's (failed logins, TLS)
         self._consumer = Consumer(kafka.librdkafka(**{
             "group.id": f"deskpulse-policy-{uuid.uuid4().hex}",  # never joins/commits
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "error_cb": self._client_errors.append,
         }))
         self.loaded = threading.Event()
         self.records = 0  # policy records applied so far (tests and /health follow it)
@@ -88,7 +90,11 @@ class PolicyFollower:
     def start(self) -> None:
         partitions = []
         for topic in POLICY_TOPICS:
-            meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+            try:
+                meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+            except KafkaException as exc:
+                raise BrokerUnavailable(f"cannot read the policy topics from "
+                                        f"{self._kafka.bootstrap}: {self._reason(exc)}") from exc
             if meta is None or meta.error is not None:
                 raise BrokerUnavailable(f"policy topic {topic} is not available")
             for p in meta.partitions:
@@ -100,6 +106,14 @@ class PolicyFollower:
         if not self._targets:
             self.loaded.set()
         self._thread.start()
+
+    def _reason(self, exc: KafkaException) -> str:
+        """What went wrong: a refused login or TLS handshake rather than 'transport failure'."""
+        self._consumer.poll(0)  # serves error_cb
+        refused = [e for e in self._client_errors
+                   if e.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL)]
+        reason = refused[0].str() if refused else exc.args[0].str()
+        return reason.split("/bootstrap: ", 1)[-1]
 
     def _high_watermark(self, tp: TopicPartition, timeout: float = 30.0) -> int:
         """The partition's end offset; retried while its leader is being elected (a topic
@@ -164,7 +178,8 @@ class PolicyFollower:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.ident is not None:  # start() may have failed before the thread ran
+            self._thread.join(5)
 
 
 def read_policies(kafka: KafkaSettings, timeout: float = 20.0) -> PolicySet:

@@ -400,9 +400,17 @@ class KafkaCluster:
 
     def stop(self) -> None:
         """Stop every node this cluster started: SIGTERM, a bounded wait, then SIGKILL."""
+        running = [n.child for n in self.nodes if n.child is not None and n.child.alive()]
+        for child in running:  # all at once: the last of a quorum would wait for the others
+            with contextlib.suppress(ProcessLookupError):
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
         for node in self.nodes:
             if node.child is not None:
-                node.child.stop(timeout=15)
+                node.child.stop(timeout=1)  # SIGKILL whatever is left
 
     def __enter__(self) -> KafkaCluster:
         return self.start()
@@ -478,3 +486,17 @@ def reset(cluster: KafkaCluster, timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise KafkaUnavailable(f"topics not deleted after {timeout:.0f}s: {left}")
+
+
+def main() -> None:
+    """``python -m tests.helpers.kafka``: fetch the release (``make kafka-jars``)."""
+    reason = unavailable()
+    if reason:
+        print(f"real Kafka tier skipped: {reason}")
+        return
+    libs = fetch()
+    print(f"Apache Kafka {KAFKA_VERSION}: {len(list(libs.glob('*.jar')))} jars in {libs}")
+
+
+if __name__ == "__main__":
+    main()
