@@ -90,13 +90,7 @@ class PolicyFollower:
     def start(self) -> None:
         partitions = []
         for topic in POLICY_TOPICS:
-            try:
-                meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
-            except KafkaException as exc:
-                raise BrokerUnavailable(f"cannot read the policy topics from "
-                                        f"{self._kafka.bootstrap}: {self._reason(exc)}") from exc
-            if meta is None or meta.error is not None:
-                raise BrokerUnavailable(f"policy topic {topic} is not available")
+            meta = self._topic(topic)
             for p in meta.partitions:
                 partitions.append(TopicPartition(topic, p, OFFSET_BEGINNING))
                 high = self._high_watermark(TopicPartition(topic, p))
@@ -106,6 +100,27 @@ class PolicyFollower:
         if not self._targets:
             self.loaded.set()
         self._thread.start()
+
+    def _topic(self, topic: str, timeout: float = 15.0):
+        """The topic's metadata, once it has leaders (retried while they are being elected:
+        a topic just created, a broker failing over)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+            except KafkaException as exc:
+                raise BrokerUnavailable(f"cannot read the policy topics from "
+                                        f"{self._kafka.bootstrap}: {self._reason(exc)}") from exc
+            err = None if meta is None else meta.error
+            if err is None and meta is not None and meta.partitions and all(
+                    p.error is None and p.leader >= 0 for p in meta.partitions.values()):
+                return meta
+            retry = meta is not None and (err is None or err.retriable()
+                                          or err.code() in _ELECTING)
+            if not retry or time.monotonic() >= deadline:
+                raise BrokerUnavailable(f"policy topic {topic} is not available"
+                                        + (f": {err.str()}" if err is not None else ""))
+            time.sleep(0.2)
 
     def _reason(self, exc: KafkaException) -> str:
         """What went wrong: a refused login or TLS handshake rather than 'transport failure'."""

@@ -198,13 +198,20 @@ class KafkaCluster:
     def __init__(self, folder: Path, *, nodes: int = 1, secure: bool = False,
                  broker_config: Mapping[str, str] | None = None) -> None:
         self.folder = folder
-        self.libs = fetch()
+        self._libs: Path | None = None
         self.secure = secure
         self.extra = dict(broker_config or {})
         self.nodes = [Node(i, free_port(), free_port(), free_port(), folder / f"node-{i}")
                       for i in range(1, nodes + 1)]
         self.security: Security | None = None
         self.started_in: float | None = None  #: seconds from format to every broker answering
+
+    @property
+    def libs(self) -> Path:
+        """The release's jars (fetched on first use)."""
+        if self._libs is None:
+            self._libs = fetch()
+        return self._libs
 
     # -- addresses -------------------------------------------------------------------------
     @property
