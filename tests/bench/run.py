@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector, e2e, sink, streams
+from tests.bench import collector, e2e, kafka, sink, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
@@ -13,6 +13,8 @@ BENCHES = {
     "sink": lambda quick: sink.main(["--spans", "50000" if quick else "400000"]),
     "e2e": lambda quick: e2e.main(["--seconds", "10", "--events", "20000"] if quick
                                   else ["--seconds", "60", "--events", "200000"]),
+    "kafka": lambda quick: kafka.main(["--events", "20000", "--repeat", "1", "--seconds", "10"]
+                                      if quick else ["--events", "200000", "--seconds", "30"]),
 }
 
 
