@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 QUIX_VENV  := .venv-quix
 QUIX_STAMP := $(QUIX_VENV)/.installed
 
-.PHONY: run test unit integration bench bench-peers-venv faults lint schema package clean
+.PHONY: run test unit integration bench bench-peers-venv faults lint schema package clean kafka-jars
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python >= 3.11 (set PYTHON=...)")'
@@ -41,6 +41,11 @@ $(QUIX_STAMP): Makefile
 ## writes); `make test` runs it small
 faults: $(STAMP)
 	FAULTS_SCALE=full $(PY) -m pytest -p no:timeout tests/faults -v
+
+## the pinned Apache Kafka release for the real-Kafka tests, from Maven Central into
+## ~/.cache/deskpulse (DESKPULSE_KAFKA_CACHE); the tests fetch it themselves when missing
+kafka-jars: $(STAMP)
+	$(PY) -m tests.helpers.kafka
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -1,4 +1,11 @@
-"""Shared fixtures: real services are started here, on loopback, and always stopped."""
+"""Shared fixtures: real services are started here, on loopback, and always stopped.
+
+The broker of ``stack`` and ``broker`` is tansu unless a module or test is marked
+``@pytest.mark.brokers`` (``pytest.mark.brokers("tansu", "kafka")`` by default): its tests
+then run once on each broker named, the same test code on both. Apache Kafka is one
+single-node KRaft broker for the whole session (``kafka_broker``), emptied before each module
+that uses it; the 3-broker cluster is the fault tests' own (``tests/faults``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,19 @@ import pytest
 
 from deskpulse.core.procs import free_port
 from deskpulse.core.stackfile import StackInfo
-from deskpulse.ops.broker import start_broker
+from deskpulse.ops.broker import create_topics, start_broker
 from deskpulse.ops.embedded import EmbeddedStack
 from deskpulse.ops.store import StackStore
+from tests.helpers import kafka
+
+#: the brokers a ``@pytest.mark.brokers`` test runs on, when the mark names none
+BROKER_KINDS = ("tansu", "kafka")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = metafunc.definition.get_closest_marker("brokers")
+    if mark is not None and "broker_kind" in metafunc.fixturenames:
+        metafunc.parametrize("broker_kind", mark.args or BROKER_KINDS, scope="module")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str,
@@ -45,8 +62,41 @@ def assert_settles(read: Callable[[], object], want: object, timeout: float = 12
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A bare tansu broker with the pipeline's topics (no worker, no sink)."""
+def broker_kind() -> str:
+    """Which broker this module's ``stack`` / ``broker`` run on (see the module docstring)."""
+    return "tansu"
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka.KafkaCluster]:
+    """One Apache Kafka (KRaft, combined broker/controller) for the session; skipped with
+    the reason on a machine without Java (or Maven to fetch the jars the first time)."""
+    reason = kafka.unavailable()
+    if reason:
+        pytest.skip(f"real Kafka tier: {reason}")
+    cluster = kafka.KafkaCluster(tmp_path_factory.mktemp("kafka"), nodes=1)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _fresh_kafka(request: pytest.FixtureRequest) -> kafka.KafkaCluster:
+    cluster: kafka.KafkaCluster = request.getfixturevalue("kafka_broker")
+    kafka.reset(cluster)
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory, broker_kind: str,
+           request: pytest.FixtureRequest) -> Iterator[str]:
+    """A bare broker with the pipeline's topics (no worker, no sink)."""
+    if broker_kind == "kafka":
+        bootstrap = _fresh_kafka(request).bootstrap
+        create_topics(bootstrap, 3)
+        yield bootstrap
+        return
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("broker") / "broker.log"
@@ -58,10 +108,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
-    """The whole embedded stack (tansu + Faust worker + sink with chDB) for a test module."""
+def stack(tmp_path_factory: pytest.TempPathFactory, broker_kind: str,
+          request: pytest.FixtureRequest) -> Iterator[StackInfo]:
+    """The whole embedded stack (broker + Faust worker + sink with chDB) for a test module;
+    on Apache Kafka the worker and sink are the same, only the broker is the session's."""
     data_dir: Path = tmp_path_factory.mktemp("stack")
-    embedded = EmbeddedStack(data_dir, kafka_port=0, partitions=4)
+    external = _fresh_kafka(request).bootstrap if broker_kind == "kafka" else None
+    embedded = EmbeddedStack(data_dir, kafka_port=0, partitions=4, broker=external)
     info = embedded.start()
     try:
         yield info

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from deskpulse.core.errors import BrokerUnavailable, PolicyError
 from deskpulse.core.settings import KafkaSettings
@@ -25,6 +33,10 @@ from schemas import topics
 from schemas.policy import PolicySet
 
 logger = logging.getLogger(__name__)
+
+#: a partition without a leader for a moment (retried)
+_ELECTING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+             KafkaError.UNKNOWN_TOPIC_OR_PART)
 
 POLICY_TOPICS = (topics.POLICY_DNT, topics.POLICY_SCHEDULE, topics.POLICY_CATEGORY,
                  topics.POLICY_DEVICE)
@@ -63,9 +75,11 @@ class PolicyFollower:
         self.policies = PolicySet()
         self._on_record = on_record
         self._kafka = kafka
+        self._client_errors: list[KafkaError] = []  # librdkafka's (failed logins, TLS)
         self._consumer = Consumer(kafka.librdkafka(**{
             "group.id": f"deskpulse-policy-{uuid.uuid4().hex}",  # never joins/commits
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "error_cb": self._client_errors.append,
         }))
         self.loaded = threading.Event()
         self.records = 0  # policy records applied so far (tests and /health follow it)
@@ -76,19 +90,62 @@ class PolicyFollower:
     def start(self) -> None:
         partitions = []
         for topic in POLICY_TOPICS:
-            meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
-            if meta is None or meta.error is not None:
-                raise BrokerUnavailable(f"policy topic {topic} is not available")
+            meta = self._topic(topic)
             for p in meta.partitions:
                 partitions.append(TopicPartition(topic, p, OFFSET_BEGINNING))
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p),
-                                                               timeout=10)
+                high = self._high_watermark(TopicPartition(topic, p))
                 if high > 0:
                     self._targets[(topic, p)] = high
         self._consumer.assign(partitions)
         if not self._targets:
             self.loaded.set()
         self._thread.start()
+
+    def _topic(self, topic: str, timeout: float = 15.0):
+        """The topic's metadata, once it has leaders (retried while they are being elected:
+        a topic just created, a broker failing over)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+            except KafkaException as exc:
+                raise BrokerUnavailable(f"cannot read the policy topics from "
+                                        f"{self._kafka.bootstrap}: {self._reason(exc)}") from exc
+            err = None if meta is None else meta.error
+            if err is None and meta is not None and meta.partitions and all(
+                    p.error is None and p.leader >= 0 for p in meta.partitions.values()):
+                return meta
+            retry = meta is not None and (err is None or err.retriable()
+                                          or err.code() in _ELECTING)
+            if not retry or time.monotonic() >= deadline:
+                raise BrokerUnavailable(f"policy topic {topic} is not available"
+                                        + (f": {err.str()}" if err is not None else ""))
+            time.sleep(0.2)
+
+    def _reason(self, exc: KafkaException) -> str:
+        """What went wrong: a refused login or TLS handshake rather than 'transport failure'."""
+        self._consumer.poll(0)  # serves error_cb
+        refused = [e for e in self._client_errors
+                   if e.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL)]
+        reason = refused[0].str() if refused else exc.args[0].str()
+        return reason.split("/bootstrap: ", 1)[-1]
+
+    def _high_watermark(self, tp: TopicPartition, timeout: float = 30.0) -> int:
+        """The partition's end offset; retried while its leader is being elected (a topic
+        just created, a broker failing over: a real Kafka says NOT_LEADER_FOR_PARTITION)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._consumer.get_watermark_offsets(tp, timeout=10)[1]
+            except KafkaException as exc:
+                err = exc.args[0]
+                if time.monotonic() >= deadline or not (
+                        err.retriable() or err.code() in _ELECTING):
+                    raise BrokerUnavailable(f"cannot read the end of {tp.topic}: "
+                                            f"{err.str()}") from exc
+                logger.info("policy topic %s [%d]: %s; retrying", tp.topic, tp.partition,
+                            err.str())
+                time.sleep(0.2)
 
     def _run(self) -> None:
         try:
@@ -129,7 +186,8 @@ class PolicyFollower:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.ident is not None:  # start() may have failed before the thread ran
+            self._thread.join(5)
 
 
 def read_policies(kafka: KafkaSettings, timeout: float = 20.0) -> PolicySet:

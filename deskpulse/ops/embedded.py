@@ -34,7 +34,7 @@ from deskpulse.core.privatefiles import write_private
 from deskpulse.core.procs import Child, free_port, port_in_use, wait_ready
 from deskpulse.core.settings import ENV_KAFKA_PREFIX, KafkaSettings
 from deskpulse.core.stackfile import ADMIN_TOKEN_FILE, STACK_FILE, StackInfo
-from deskpulse.ops.broker import start_broker
+from deskpulse.ops.broker import create_topics, start_broker
 
 logger = logging.getLogger(__name__)
 
@@ -174,12 +174,14 @@ class EmbeddedStack:
     def __init__(self, data_dir: Path, *, kafka_port: int = 9092, partitions: int = 4,
                  progress: Callable[[str], None] | None = None,
                  start_timeout: float = 90.0, device_auth: str = "warn",
-                 max_result_rows: int = 100_000) -> None:
+                 max_result_rows: int = 100_000, broker: str | None = None) -> None:
         if partitions < 1:
             raise ConfigError("--partitions must be at least 1")
         if max_result_rows < 0:
             raise ConfigError("--max-result-rows must be 0 (no bound) or positive")
         self.max_result_rows = max_result_rows
+        #: a running broker to use instead of starting tansu (the tests' Apache Kafka)
+        self.broker = broker
         #: device authentication of tenants without a mode of their own: the embedded stack
         #: warns (unsigned test and demo producers keep working; deskpulse device mode
         #: enforce --tenant T switches a tenant to refusing them)
@@ -220,15 +222,18 @@ class EmbeddedStack:
 
     def _start(self) -> StackInfo:
         port = self.kafka_port or free_port()
-        if port_in_use(HOST, port):
+        if self.broker is None and port_in_use(HOST, port):
             raise ConfigError(f"port {port} on {HOST} is already in use",
                               hint="pick another with --kafka-port (0 picks a free one)")
-        bootstrap = f"{HOST}:{port}"
+        bootstrap = self.broker or f"{HOST}:{port}"
         logs = self.data_dir / "logs"
         py = sys.executable
-        self._progress(f"starting broker (tansu) on {bootstrap}")
-        self.children.append(start_broker(bootstrap, _private_log(logs / "broker.log"),
-                                          partitions=self.partitions))
+        if self.broker is not None:
+            create_topics(bootstrap, self.partitions)
+        else:
+            self._progress(f"starting broker (tansu) on {bootstrap}")
+            self.children.append(start_broker(bootstrap, _private_log(logs / "broker.log"),
+                                              partitions=self.partitions))
         restored = self.mirror.restore(bootstrap)  # before any worker starts
         if restored:
             self._progress(f"restored {restored} policy records from {self.mirror.path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector, e2e, package, peers, scaling, sink, streams
+from tests.bench import collector, e2e, kafka, package, peers, scaling, sink, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
@@ -19,6 +19,8 @@ BENCHES = {
                                            "--starts", "3" if quick else "5"]),
     "e2e": lambda quick: e2e.main(["--seconds", "10", "--events", "20000"] if quick
                                   else ["--seconds", "60", "--events", "200000"]),
+    "kafka": lambda quick: kafka.main(["--events", "20000", "--repeat", "1", "--seconds", "10"]
+                                      if quick else ["--events", "200000", "--seconds", "30"]),
 }
 
 

@@ -150,11 +150,15 @@ class Config:
     src: Path | None = None
 
 
-def measure(count: int, config: Config, partitions: int = 4) -> dict[str, float]:
+def measure(count: int, config: Config, partitions: int = 4,
+            bootstrap: str | None = None) -> dict[str, float]:
+    """One run on a fresh tansu broker, or on the (emptied) broker at ``bootstrap``."""
     with tempfile.TemporaryDirectory(prefix="deskpulse-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        bootstrap = f"127.0.0.1:{free_port()}"
-        broker = start_broker(bootstrap, tmp / "broker.log", partitions=partitions)
+        broker = None
+        if bootstrap is None:
+            bootstrap = f"127.0.0.1:{free_port()}"
+            broker = start_broker(bootstrap, tmp / "broker.log", partitions=partitions)
         try:
             config.setup(bootstrap)
             signer = None
@@ -182,7 +186,8 @@ def measure(count: int, config: Config, partitions: int = 4) -> dict[str, float]
             finally:
                 worker.stop(timeout=20)
         finally:
-            broker.stop(timeout=5)
+            if broker is not None:
+                broker.stop(timeout=5)
 
 
 def _cpu_seconds(pid: int) -> float:

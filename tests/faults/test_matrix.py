@@ -47,10 +47,12 @@ COLLECTORS = 3
 
 
 class Pipeline:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, bootstrap: str | None = None) -> None:
+        """On a tansu broker of its own, or on the running brokers at ``bootstrap``."""
         self.tmp = tmp
-        self.bootstrap = f"127.0.0.1:{free_port()}"
-        self.broker = start_broker(self.bootstrap, tmp / "broker.log", partitions=4)
+        self.bootstrap = bootstrap or f"127.0.0.1:{free_port()}"
+        self.broker = None if bootstrap else start_broker(self.bootstrap, tmp / "broker.log",
+                                                          partitions=4)
         self.web, self.store_port = free_port(), free_port()
         self.token = secrets.token_urlsafe(16)
         self.worker = self.sink = None
@@ -139,41 +141,47 @@ def test_every_event_exactly_once_through_every_fault(tmp_path):
         p.start_collector(COLLECTORS, rate=RATE * COLLECTORS * 10)  # 6. a 10x burst
         time.sleep(PHASE_S)
 
-        p.stop_file.touch()                       # collectors send what they spooled, exit
-        for n, child in p.fleet.items():
-            wait_for(lambda c=child: not c.alive(), 360, f"collector {n} to drain")
-            assert child.proc.returncode == 0, child.log_tail()
-
-        expected: dict[str, int] = {}
-        per_user: dict[str, int] = {}
-        for n in p.fleet:
-            spool = Spool(p.spool(n))
-            made, left = spool.next_seq, len(spool)
-            spool.close()
-            assert left == 0, f"collector {n} kept {left} unsent events"
-            for seq in range(made):
-                expected[f"c{n}-{seq}"] = duration_ms(seq)
-            per_user[f"u{n}"] = sum(duration_ms(s) for s in range(made))
-        assert len(expected) > COLLECTORS * RATE * PHASE_S
-
-        def stored() -> int:
-            return int(p.query("SELECT uniqExact(event_id) FROM deskpulse.spans_store "
-                               "WHERE tenant = 'faults'")[0][0])
-        wait_for(lambda: stored() >= len(expected), 600, "every event in ClickHouse",
-                 interval=2)
-        time.sleep(3)  # anything extra that would arrive has arrived
-
-        spans = p.query("SELECT event_id, count(), sum(dateDiff('millisecond', start, end)) "
-                        "FROM deskpulse.activity_spans WHERE tenant = 'faults' "
-                        "GROUP BY event_id")
-        got = {eid: ms for eid, n, ms in spans}
-        assert all(n == 1 for _, n, _ in spans), "one span per event"
-        assert set(got) == set(expected), (
-            f"lost {len(set(expected) - set(got))}, unknown {len(set(got) - set(expected))}")
-        assert got == expected
-        minutes = dict(p.query("SELECT user, toInt64(round(sum(active_seconds + idle_seconds) "
-                               "* 1000)) FROM deskpulse.activity_minutes WHERE tenant = 'faults' "
-                               "GROUP BY user"))
-        assert minutes == per_user, "activity_minutes counts every event exactly once"
+        assert_ledger(p)
     finally:
         p.stop()
+
+
+def assert_ledger(p: Pipeline) -> None:
+    """Collectors drain their spools; then every event each ever spooled is in ClickHouse
+    exactly once: its span once, and its user's minutes add up to the durations, to the ms."""
+    p.stop_file.touch()                       # collectors send what they spooled, exit
+    for n, child in p.fleet.items():
+        wait_for(lambda c=child: not c.alive(), 360, f"collector {n} to drain")
+        assert child.proc.returncode == 0, child.log_tail()
+
+    expected: dict[str, int] = {}
+    per_user: dict[str, int] = {}
+    for n in p.fleet:
+        spool = Spool(p.spool(n))
+        made, left = spool.next_seq, len(spool)
+        spool.close()
+        assert left == 0, f"collector {n} kept {left} unsent events"
+        for seq in range(made):
+            expected[f"c{n}-{seq}"] = duration_ms(seq)
+        per_user[f"u{n}"] = sum(duration_ms(s) for s in range(made))
+    assert len(expected) > COLLECTORS * RATE * PHASE_S
+
+    def stored() -> int:
+        return int(p.query("SELECT uniqExact(event_id) FROM deskpulse.spans_store "
+                           "WHERE tenant = 'faults'")[0][0])
+    wait_for(lambda: stored() >= len(expected), 600, "every event in ClickHouse",
+             interval=2)
+    time.sleep(3)  # anything extra that would arrive has arrived
+
+    spans = p.query("SELECT event_id, count(), sum(dateDiff('millisecond', start, end)) "
+                    "FROM deskpulse.activity_spans WHERE tenant = 'faults' "
+                    "GROUP BY event_id")
+    got = {eid: ms for eid, n, ms in spans}
+    assert all(n == 1 for _, n, _ in spans), "one span per event"
+    assert set(got) == set(expected), (
+        f"lost {len(set(expected) - set(got))}, unknown {len(set(got) - set(expected))}")
+    assert got == expected
+    minutes = dict(p.query("SELECT user, toInt64(round(sum(active_seconds + idle_seconds) "
+                           "* 1000)) FROM deskpulse.activity_minutes WHERE tenant = 'faults' "
+                           "GROUP BY user"))
+    assert minutes == per_user, "activity_minutes counts every event exactly once"

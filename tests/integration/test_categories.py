@@ -18,7 +18,7 @@ from deskpulse.core.procs import http_json
 from tests.conftest import assert_settles, wait_for
 from tests.integration.test_policies import dp, event, q, send
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.brokers]
 
 TENANT = "cats"
 MIN = 60_000

@@ -14,7 +14,7 @@ from deskpulse.core.procs import http_json
 from schemas import topics
 from tests.conftest import assert_settles, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.brokers]
 
 NOW = int(time.time() * 1000)
 DAY = 86_400_000

@@ -18,7 +18,7 @@ from deskpulse.ops.embedded import EmbeddedStack
 from schemas import topics
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.brokers]
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 

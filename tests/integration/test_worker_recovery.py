@@ -18,7 +18,7 @@ from deskpulse.core.procs import Child, free_port, http_json, wait_ready
 from schemas import topics
 from tests.conftest import assert_settles, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.brokers]
 
 
 def start_worker(stack, name: str) -> tuple[Child, str]:

@@ -1,0 +1,111 @@
+"""Cluster faults on three real Apache Kafka brokers, with the fault matrix's ledger.
+
+Replication factor 3 and ``min.insync.replicas=2`` on every topic; collectors spool and
+publish with ``acks=all`` throughout. One after the other, while they produce:
+
+1. ``kill -9`` of the broker leading the most activity partitions, later restarted;
+2. a rolling restart of all brokers (each stopped, restarted and caught up in turn);
+3. ``kill -9`` of the active KRaft controller (the quorum elects another), later restarted.
+
+The stream worker and the sink are never restarted by the test: they must ride through
+each fault by themselves. Then the ledger (``tests/faults/test_matrix.py``): every event
+each collector spooled is in ClickHouse exactly once, 0 lost, 0 counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from confluent_kafka.admin import NewTopic
+
+from schemas import topics
+from schemas.topics import ALL_TOPICS
+from tests.conftest import wait_for
+from tests.faults.test_matrix import COLLECTORS, PHASE_S, Pipeline, assert_ledger
+from tests.helpers import kafka
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def cluster(tmp_path):
+    reason = kafka.unavailable()
+    if reason:
+        pytest.skip(f"real Kafka tier: {reason}")
+    with kafka.KafkaCluster(tmp_path / "kafka", nodes=3) as brokers:
+        admin = brokers.admin()
+        new = [NewTopic(t.name, 1 if t.single_partition else 4, 3,
+                        config={"min.insync.replicas": "2",
+                                **({"cleanup.policy": "compact"} if t.compacted else {})})
+               for t in ALL_TOPICS]
+        for future in admin.create_topics(new, request_timeout=30).values():
+            future.result(30)
+        wait_for(lambda: fully_replicated(brokers), 60, "every partition led and in sync")
+        yield brokers
+
+
+def fully_replicated(cluster: kafka.KafkaCluster) -> bool:
+    meta = cluster.admin().list_topics(timeout=10)
+    return all(p.leader >= 0 and len(p.isrs) == 3 for t in ALL_TOPICS
+               for p in meta.topics[t.name].partitions.values())
+
+
+def activity_leader(cluster: kafka.KafkaCluster) -> int:
+    meta = cluster.admin().list_topics(topics.ACTIVITY, timeout=10).topics[topics.ACTIVITY]
+    leaders = Counter(p.leader for p in meta.partitions.values())
+    return leaders.most_common(1)[0][0]
+
+
+def restart(cluster: kafka.KafkaCluster, node_id: int) -> None:
+    cluster.start_node(node_id)
+    cluster.wait_ready(120, nodes=[node_id])
+    wait_for(lambda: fully_replicated(cluster), 120, f"broker {node_id} caught up")
+
+
+def test_leader_loss_rolling_restart_and_controller_loss_lose_and_double_nothing(
+        cluster, tmp_path):
+    p = Pipeline(tmp_path, bootstrap=cluster.bootstrap)
+    try:
+        p.start_sink()
+        p.start_worker()
+        wait_for(lambda: p.healthy(f"http://127.0.0.1:{p.web}/health"), 120, "the worker")
+        for n in range(COLLECTORS):
+            p.start_collector(n)
+        time.sleep(PHASE_S)
+
+        leader = activity_leader(cluster)          # 1. kill -9 of the activity leader
+        cluster.kill9(leader)
+        wait_for(lambda: leader not in {
+            p.leader for p in cluster.admin().list_topics(topics.ACTIVITY, timeout=10)
+            .topics[topics.ACTIVITY].partitions.values()}, 60, "new leaders elected")
+        time.sleep(PHASE_S)
+        restart(cluster, leader)
+        time.sleep(PHASE_S)
+
+        for node in cluster.nodes:                 # 2. rolling restart of all brokers
+            assert cluster.stop_node(node.node_id) is not None
+            restart(cluster, node.node_id)
+        time.sleep(PHASE_S)
+
+        controller = cluster.active_controller()   # 3. the active controller's loss
+        cluster.kill9(controller)
+        wait_for(lambda: _controller_other_than(cluster, controller), 60,
+                 "another controller elected")
+        time.sleep(PHASE_S)
+        restart(cluster, controller)
+        time.sleep(PHASE_S)
+
+        assert p.worker.alive() and p.sink.alive(), "worker and sink rode through every fault"
+        assert_ledger(p)
+        assert p.worker.alive() and p.sink.alive()
+    finally:
+        p.stop()
+
+
+def _controller_other_than(cluster: kafka.KafkaCluster, old: int) -> bool:
+    try:
+        return cluster.active_controller() != old
+    except kafka.KafkaUnavailable:
+        return False
