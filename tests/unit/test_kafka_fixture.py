@@ -51,3 +51,11 @@ def test_the_release_is_resolved_from_pinned_maven_coordinates():
         group, artifact, version = coordinate.split(":")
         assert f"<artifactId>{artifact}</artifactId><version>{version}</version>" in pom
     assert kafka.KAFKA_VERSION.startswith("4.")
+
+
+def test_the_compose_site_runs_the_kafka_release_the_tests_prove() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose" / "docker-compose.yml").read_text())
+    images = {compose["x-kafka"]["image"]} | {
+        svc["image"] for svc in compose["services"].values()
+        if str(svc.get("image", "")).startswith("apache/kafka:")}
+    assert images == {f"apache/kafka:{kafka.KAFKA_VERSION}"}
