@@ -157,11 +157,19 @@ def test_second_stack_on_the_same_data_dir_is_refused(up, tmp_path):
     assert "StackError: another deskpulse stack is running" in second.stderr
 
 
-def test_demo_prints_a_report_and_stops_by_itself(tmp_path):
-    demo = subprocess.run([*CLI, "demo", "--collectors", "3"], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "DESKPULSE_DATA_DIR": ""})
+def test_demo_prints_a_report_writes_its_html_page_and_stops_by_itself(tmp_path):
+    page = tmp_path / "demo" / "report.html"  # as `make run` asks for it (a new folder)
+    demo = subprocess.run([*CLI, "demo", "--collectors", "3", "--html", str(page)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DESKPULSE_DATA_DIR": "",
+                               "DESKPULSE_TIMEZONE": "Europe/Berlin"})
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     out = demo.stdout
     assert "Per person" in out and "Top applications" in out and "demo finished" in out
     for name in ("alice", "bob", "carol"):
         assert name in out
+    assert "Active hours by hour of day (Europe/Berlin)" in out
+    assert f"HTML report: {page}" in out.splitlines()
+    html = page.read_text()
+    assert 'id="people"' in html and 'class="key" data-series="idle"' in html
+    assert "alice" in html and "(Europe/Berlin)" in html
