@@ -106,6 +106,16 @@ def test_up_status_query_simulate_report_and_clean_stop(up, tmp_path):
     page = deskpulse("report", "--html", str(tmp_path / "report.html"), data_dir=tmp_path)
     assert page.returncode == 0, page.stderr
     assert "alice" in (tmp_path / "report.html").read_text()
+    # the filters and the zone, through the command line
+    alice = deskpulse("report", "--user", "alice", "--user", "nobody", "--timezone",
+                      "Asia/Tokyo", data_dir=tmp_path)
+    assert alice.returncode == 0, alice.stderr
+    assert "alice" in alice.stdout and "bob" not in alice.stdout
+    assert "Active hours by hour of day (Asia/Tokyo)" in alice.stdout
+    old = deskpulse("report", "--from", "2001-01-01", "--to", "2001-01-07", data_dir=tmp_path)
+    assert old.returncode == 0, old.stderr
+    assert "2001-01-01 00:00 to 2001-01-07 23:59 (UTC)" in old.stdout
+    assert "No activity recorded in this period." in old.stdout
 
     def count(sql: str) -> int:
         r = deskpulse("query", sql, "--format", "csv", data_dir=tmp_path)
