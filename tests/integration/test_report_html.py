@@ -25,14 +25,15 @@ TENANT = "t-report"
 END = dt.datetime.fromtimestamp(HOUR + 86_400, dt.UTC)
 HOSTILE_PEOPLE = ['<script>alert("p")</script>', "o'brien \"the quote\"",
                   "\u05d3\u05e0\u05d9\u05d0\u05dc \u05db\u05d4\u05df", "\U0001f600\U0001f680 emoji",
-                  "a-person-with-a-name-far-too-long-for-any-column-" * 3]
+                  "a-person-with-a-name-far-too-long-for-any-column-" * 3,
+                  "W" * 90]  # no place to break at all
 LONG_APP = "<img src=x onerror=alert(1)>" + "-an-application-name-without-any-space" * 4
 CATEGORY_CLASSES = {cls for _, cls in LABELS.values()}
 #: what every text box of the page is measured by (a Range over the element's text)
 BOXES = """JSON.stringify([...document.querySelectorAll(
-    'th.label, td.num, .tick, .key, td.bars svg')].map(e => {
+    'th.label, td.num, .tick, .key, td.bars svg, svg text')].map(e => {
       let r = e.getBoundingClientRect();
-      if (!(e instanceof SVGElement)) { const range = document.createRange();
+      if (!(e instanceof SVGSVGElement)) { const range = document.createRange();
         range.selectNodeContents(e); r = range.getBoundingClientRect(); }
       return [r.left, r.top, r.right, r.bottom, e.textContent.slice(0, 40),
               e.closest('section') ? e.closest('section').id : ''];
@@ -71,9 +72,9 @@ def test_no_label_overlaps_another_or_runs_off_the_page(page, tmp_path, width):
         browser.goto(path.as_uri())
         browser.wait("document.readyState === 'complete'")
         boxes = json.loads(browser.evaluate(BOXES))
+        assert overlaps(boxes) == []
         labels = [b for b in boxes if b[5] == "people"]
         assert len(labels) >= 3 * (len(PEOPLE) + len(HOSTILE_PEOPLE)), "labels, bars, numbers"
-        assert overlaps(boxes) == []
         page_width = browser.evaluate("document.documentElement.clientWidth")
         wide = browser.evaluate("""[...document.querySelectorAll('body *')].filter(
             e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
