@@ -27,7 +27,7 @@ from deskpulse.core.errors import ConfigError
 from deskpulse.core.output import printable, table
 from deskpulse.core.sql import SqlStore, literal
 from deskpulse.ops import charts
-from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board, _variables
+from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board, variable
 from deskpulse.ops.boards.macros import TimeRange, expand
 
 
@@ -77,8 +77,8 @@ def _panel(store: SqlStore, board: Board, title: str, r: TimeRange,
 
 def team_members(store: SqlStore, tenant: str, teams: Sequence[str], r: TimeRange) -> set[str]:
     """The people of ``teams``, found by the boards' own person variable."""
-    [person] = [v for v in _variables(False) if v["name"] == "person"]
-    _, rows = store.query(expand(person["query"], r, {"tenant": tenant, "team": list(teams)}))
+    _, rows = store.query(expand(variable("person")["query"], r,
+                                 {"tenant": tenant, "team": list(teams)}))
     return {row[0] for row in rows}
 
 

@@ -98,6 +98,11 @@ def _variables(single_person: bool, timezone: str = DEFAULT_TIMEZONE) -> list[di
     ]
 
 
+def variable(name: str, single_person: bool = False) -> dict:
+    """One of the boards' variables (the report finds a team's people with ``person``)."""
+    return next(v for v in _variables(single_person) if v["name"] == name)
+
+
 def model(board: Board, timezone: str = DEFAULT_TIMEZONE) -> dict:
     """The dashboard JSON for Grafana (``POST /api/dashboards/db`` takes it as is), its
     times of day in ``timezone`` (the tenant's, an IANA name)."""
