@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## make run: install, then run the demo on the embedded stack and print the report
+## make run: install, then run the demo on the embedded stack, print the report and write
+## its HTML page into $(DEMO_DIR)
+DEMO_DIR ?= build/demo
 run: $(STAMP)
-	$(VENV)/bin/deskpulse demo
+	$(VENV)/bin/deskpulse demo --html $(DEMO_DIR)/report.html
 
 ## make test: install, then run the whole test suite
 test: $(STAMP)

@@ -16,7 +16,10 @@ Two halves, both pure of file I/O:
   teams they are in (``team_members`` and the rule book's team lists) and the policy
   topic's team lists that name them.
 
-:func:`manifest` sums it up (row counts, time range, generated at). Erasure records
+:func:`manifest` sums it up (row counts, time range, generated at). :func:`render` writes
+a table as JSON (every value exact) or CSV, where a text cell a spreadsheet would run as a
+formula (starting with ``= + - @``, a tab or a carriage return) gets a leading single
+quote, OWASP's defence against CSV injection; a CSV export's manifest says so. Erasure records
 (``deskpulse.erasure_audit``) never name whom they erased, so none can be attributed to
 a person and none is exported. After ``forget`` the stored tables of an export are
 empty; the policy records stay on their topics (``forget`` does not touch them: a
@@ -26,6 +29,7 @@ do-not-track entry has to outlive the data) until an admin clears them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
@@ -148,8 +152,10 @@ def _ms(ms: int) -> dt.datetime:
 
 
 def manifest(tenant: str, user: str, request_id: str, tables: Mapping[str, Table],
-             generated_at: dt.datetime, files: Mapping[str, str]) -> dict[str, Any]:
-    """The export's table of contents: rows per table, time range, when, which files."""
+             generated_at: dt.datetime, files: Mapping[str, str],
+             fmt: str = "json") -> dict[str, Any]:
+    """The export's table of contents: rows per table, time range, when, which files (and,
+    for ``fmt`` csv, how cells were escaped: :data:`CSV_NOTE`)."""
     times: list[str] = []
     for name in TABLES:
         table = tables.get(name)
@@ -174,7 +180,7 @@ def manifest(tenant: str, user: str, request_id: str, tables: Mapping[str, Table
             "events still in Kafka topics (not yet stored, or kept until the topics' "
             "retention) and the collector's own spool on the person's computer are not "
             "in the store and not in this export",
-        ],
+        ] + ([CSV_NOTE] if fmt == "csv" else []),
     }
 
 
@@ -183,11 +189,30 @@ def empty(tables: Mapping[str, Table], names: Iterable[str] = TABLES) -> bool:
     return not any(tables[n]["rows"] for n in names)
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_NOTE = ("CSV files: a text cell that starts with = + - @, a tab or a carriage return "
+            "is written with a single quote (') in front, so no spreadsheet runs it as a "
+            "formula (OWASP CSV injection); the JSON files hold every value exactly")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell: a text a spreadsheet would run as a formula gets a leading
+    single quote (OWASP's advice); numbers, and every other text, as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render(table: Table, fmt: str) -> str:
-    """One table as a file: JSON (a list of objects, one per row) or CSV (a header line)."""
+    """One table as a file: JSON (a list of objects, one per row, every value exact) or
+    CSV (a header line; cells that could run as formulas escaped by :func:`csv_cell`)."""
     import csv
     import io
-    import json
     if fmt == "json":
         return json.dumps([dict(zip(table["columns"], row, strict=True))
                            for row in table["rows"]], ensure_ascii=False, indent=1) + "\n"
@@ -195,8 +220,7 @@ def render(table: Table, fmt: str) -> str:
         raise ValueError(f"unknown export format {fmt!r}")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table["columns"])
+    writer.writerow([csv_cell(c) for c in table["columns"]])
     for row in table["rows"]:
-        writer.writerow(["" if v is None else json.dumps(v, ensure_ascii=False)
-                         if isinstance(v, (dict, list)) else v for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from deskpulse.cli.kit import Group, usable_dir
+from deskpulse.cli.kit import Group, timezone_option, usable_dir, zone
 
 
 @click.group(cls=Group)
@@ -17,10 +17,11 @@ def grafana() -> None:
 @grafana.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("deploy/grafana/dashboards"), show_default=True)
-def export(out: Path) -> None:
+@timezone_option
+def export(out: Path, timezone: str | None) -> None:
     """Write the boards' dashboard JSON (for provisioning or import)."""
     from deskpulse.ops.boards.dashboards import export as export_boards
-    for path in export_boards(usable_dir(out, "output dir", 0o777)):
+    for path in export_boards(usable_dir(out, "output dir", 0o777), zone(timezone)):
         click.echo(f"wrote {path}")
 
 
@@ -37,16 +38,17 @@ def export(out: Path) -> None:
               default="", help="Or DESKPULSE_GRAFANA_CLICKHOUSE_PASSWORD.")
 @click.option("--insecure", is_flag=True, help="ClickHouse without TLS.")
 @click.option("--managers-team", help="Grafana team given View on the deskpulse folder.")
+@timezone_option
 def deploy(url: str, token: str, clickhouse_host: str, clickhouse_port: int,
            clickhouse_user: str, clickhouse_password: str, insecure: bool,
-           managers_team: str | None) -> None:
+           managers_team: str | None, timezone: str | None) -> None:
     """Create or update the folder, the datasource and the boards (idempotent)."""
     from deskpulse.ops.boards.deploy import ClickHouseConnection
     from deskpulse.ops.boards.deploy import deploy as push
     connection = ClickHouseConnection(host=clickhouse_host, port=clickhouse_port,
                                       secure=not insecure, username=clickhouse_user,
                                       password=clickhouse_password)
-    changes = push(url, token, connection, managers_team)
+    changes = push(url, token, connection, managers_team, timezone=zone(timezone))
     for item in changes.made:
         click.echo(f"updated   {item}")
     for item in changes.unchanged:

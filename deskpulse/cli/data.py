@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import click
 
-from deskpulse.cli.kit import Group, _common, _settings, write_file
+from deskpulse.cli.kit import Group, _common, _settings, iso_date, timezone_option, write_file
 from deskpulse.core.errors import ConfigError
 
 
@@ -47,33 +48,55 @@ def forget(user: str, yes: bool, **common: Any) -> None:
 
 @click.command()
 @_common
-@click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True)
+@click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True,
+              help="How many days back from now (or before --to).")
+@click.option("--from", "first", metavar="YYYY-MM-DD", callback=iso_date,
+              help="First day (in the tenant's time zone).")
+@click.option("--to", "last", metavar="YYYY-MM-DD", callback=iso_date,
+              help="Last day, included (default: today).")
+@click.option("--team", "teams", multiple=True,
+              help="Only the members of this team (repeatable).")
+@click.option("--user", "users", multiple=True,
+              help="One person's own report; with --team, or given twice or more, the "
+                   "managers' report of these people (repeatable).")
+@timezone_option
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML page with charts instead.")
-@click.option("--user", help="One person's own report (their numbers on the boards).")
-def report(days: int, html_file: Path | None, user: str | None, **common: Any) -> None:
+def report(days: int, first: dt.date | None, last: dt.date | None, teams: tuple[str, ...],
+           users: tuple[str, ...], timezone: str | None, html_file: Path | None,
+           **common: Any) -> None:
     """The managers' summary (the team overview board's numbers), or one person's."""
-    from deskpulse.ops.report import collect, render_html, render_text
+    from deskpulse.ops.report import collect, period, render_html, render_text
     from deskpulse.ops.store import open_store
-    settings = _settings(**common)
+    settings = _settings(**common).with_overrides(timezone=timezone)
     if html_file is not None and not html_file.parent.is_dir():  # before the queries
         raise ConfigError(f"cannot write {html_file}: {html_file.parent} is not a directory")
-    if user is not None:
+    for team in teams:
+        if not team.strip():
+            raise ConfigError("--team must name a team (not blank)")
+    start, end = period(days, first, last, settings.timezone, dt.datetime.now(dt.UTC))
+    if len(users) == 1 and not teams:
         from deskpulse.ops import myreport
+        [user] = users
         myreport.check_user(user)
-        person = myreport.collect_person(open_store(settings), settings.tenant, user, days)
+        person = myreport.collect_person(open_store(settings), settings.tenant, user, days,
+                                         end, start=start, timezone=settings.timezone)
         if html_file is None:
             click.echo(myreport.render_person_text(person))
         else:
             write_file(html_file, myreport.render_person_html(person))
-            click.echo(f"wrote {html_file} ({user}, last {days} days)")
+            click.echo(f"wrote {html_file} ({user}, {myreport.period_text(person)})")
         return
-    data = collect(open_store(settings), settings.tenant, days)
+    from deskpulse.ops import myreport
+    for user in users:
+        myreport.check_user(user)
+    data = collect(open_store(settings), settings.tenant, days, end, start=start,
+                   timezone=settings.timezone, teams=teams, users=users)
     if html_file is None:
         click.echo(render_text(data))
     else:
         write_file(html_file, render_html(data))
-        click.echo(f"wrote {html_file} ({len(data.people)} people, last {days} days)")
+        click.echo(f"wrote {html_file} ({len(data.people)} people)")
 
 
 @click.group(cls=Group)

@@ -43,7 +43,7 @@ def export(user: str, out: Path, fmt: str, **common: Any) -> None:
         files[name] = f"{name}.{fmt}"
         write_private(out / files[name], render(table, fmt))
     summary = manifest(settings.tenant, user, answer["request_id"], tables,
-                       dt.datetime.now(dt.UTC), files)
+                       dt.datetime.now(dt.UTC), files, fmt)
     write_private(out / "manifest.json",
                   json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
     for name, n in summary["rows"].items():

@@ -28,10 +28,12 @@ from deskpulse.core.settings import (
     ENV_CONFIG,
     ENV_DATA_DIR,
     ENV_TENANT,
+    ENV_TIMEZONE,
     KafkaSettings,
     Settings,
     check_bootstrap,
     check_tenant,
+    check_timezone,
     load_settings,
 )
 from deskpulse.core.stackfile import kafka_or_stack
@@ -104,6 +106,20 @@ class Checked(click.ParamType):
 
 TENANT = Checked("tenant", check_tenant)
 BOOTSTRAP = Checked("host:port,...", check_bootstrap)
+TIMEZONE = Checked("zone", check_timezone)
+
+
+def timezone_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--timezone``: the tenant's time zone for every time of day shown (flag >
+    ``DESKPULSE_TIMEZONE`` > ``timezone`` in the config file > UTC)."""
+    return click.option("--timezone", type=TIMEZONE, envvar=ENV_TIMEZONE,
+                        help="The tenant's time zone, e.g. Europe/Berlin (default: the "
+                             "config file's timezone, else UTC).")(func)
+
+
+def zone(timezone: str | None) -> str:
+    """The time zone to show times in: ``timezone`` if given, else the settings'."""
+    return timezone or load_settings().timezone
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,15 @@ from typing import Any
 
 import click
 
-from deskpulse.cli.kit import _broker, _common, _settings, iso_date, usable_dir
+from deskpulse.cli.kit import (
+    _broker,
+    _common,
+    _settings,
+    iso_date,
+    timezone_option,
+    usable_dir,
+    write_file,
+)
 from deskpulse.core.errors import StackError
 from deskpulse.core.procs import stop_on_signals
 from deskpulse.core.settings import KafkaSettings
@@ -97,16 +105,25 @@ def simulate(collectors: int, day: dt.date | None, seed: int, **common: Any) -> 
 @click.option("--kafka-port", type=click.IntRange(0, 65535), default=0,
               help="Broker port (default: a free one).")
 @click.option("--keep", is_flag=True, help="Keep the demo's data dir.")
-def demo(collectors: int, seed: int, kafka_port: int, keep: bool, **common: Any) -> None:
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the HTML report there (default: report.html in a kept "
+                   "data dir).")
+@timezone_option
+def demo(collectors: int, seed: int, kafka_port: int, keep: bool, html_file: Path | None,
+         timezone: str | None, **common: Any) -> None:
     """Embedded stack + simulated fleet + the managers' report; stops by itself."""
     from deskpulse.ops.demo import wait_until_stored
     from deskpulse.ops.embedded import EmbeddedStack
-    from deskpulse.ops.report import collect, render_text
+    from deskpulse.ops.report import collect, render_html, render_text
     from deskpulse.ops.store import StackStore
-    settings = _settings(**common)
+    settings = _settings(**common).with_overrides(timezone=timezone)
+    if html_file is not None:  # before the stack starts: a wrong path fails at once
+        usable_dir(html_file.parent.resolve(), "report dir", 0o755)
     given_dir = common.get("data_dir")
     tmp = None if given_dir else tempfile.TemporaryDirectory(prefix="deskpulse-demo-")
     data_dir = usable_dir(Path(given_dir)) if given_dir else Path(tmp.name)  # type: ignore[union-attr]
+    if html_file is None and (keep or given_dir):
+        html_file = data_dir / "report.html"
     stop = stop_on_signals()
     started = time.monotonic()
     click.echo(f"deskpulse demo: {collectors} simulated people over one working day")
@@ -126,7 +143,11 @@ def demo(collectors: int, seed: int, kafka_port: int, keep: bool, **common: Any)
             raise StackError(f"only {seen} of {result.events} events reached the store in time",
                              hint=f"see the logs in {data_dir / 'logs'}")
         click.echo("")
-        click.echo(render_text(collect(store, settings.tenant, days=14)))
+        data = collect(store, settings.tenant, days=14, timezone=settings.timezone)
+        click.echo(render_text(data))
+        if html_file is not None:
+            write_file(html_file, render_html(data))
+            click.echo(f"HTML report: {html_file.resolve()}")
         click.echo(f"demo finished in {time.monotonic() - started:.0f}s")
         if keep or given_dir:
             click.echo(f"data kept in {data_dir}; run 'deskpulse up --data-dir {data_dir}' "

@@ -6,8 +6,10 @@ variable > config file > the running embedded stack (found through the data dir)
 Every value is checked where it enters: the config file's shape and types when it
 is read (unknown keys are named in a warning), the tenant against the contract
 (1-64 of ``A-Za-z0-9._-``, it is the first half of every message key
-``<tenant>/<user>``) and the bootstrap list's syntax, whichever source they came
-from. A mistake is a :class:`ConfigError` that names the value and its source.
+``<tenant>/<user>``), the time zone (an IANA name, ``timezone`` / ``DESKPULSE_TIMEZONE``:
+the tenant's, for every time of day in reports and boards) and the bootstrap list's
+syntax, whichever source they came from. A mistake is a :class:`ConfigError` that
+names the value and its source.
 An empty environment variable counts as unset.
 """
 
@@ -38,6 +40,8 @@ ENV_CONFIG = "DESKPULSE_CONFIG"
 ENV_BOOTSTRAP = "DESKPULSE_BOOTSTRAP"
 ENV_CLICKHOUSE = "DESKPULSE_CLICKHOUSE"
 ENV_TENANT = "DESKPULSE_TENANT"
+#: the tenant's time zone (IANA name): every time of day in reports and boards
+ENV_TIMEZONE = "DESKPULSE_TIMEZONE"
 #: ``DESKPULSE_KAFKA_SECURITY_PROTOCOL=SASL_SSL`` becomes librdkafka's ``security.protocol``.
 ENV_KAFKA_PREFIX = "DESKPULSE_KAFKA_"
 #: ``DESKPULSE_COLLECTOR_POLL_INTERVAL=2`` overrides ``[collector] poll_interval``.
@@ -49,6 +53,7 @@ ENV_DEVICE_SECRET_FILE = "DESKPULSE_DEVICE_SECRET_FILE"
 ENV_DEVICE_SECRET = "DESKPULSE_DEVICE_SECRET"
 
 DEFAULT_TENANT = "default"
+DEFAULT_TIMEZONE = "UTC"
 APP_NAME = "deskpulse"
 
 _SECRET_WORDS = ("password", "secret", "token", "key.pem", "private")
@@ -57,7 +62,8 @@ _SECRET_WORDS = ("password", "secret", "token", "key.pem", "private")
 #: the config file's keys: top level, then per section (``[collector]`` is checked by
 #: ``collector.config``)
 CONFIG_KEYS: Mapping[str, type] = MappingProxyType({
-    "tenant": str, "data_dir": str, "kafka": dict, "clickhouse": dict, "collector": dict})
+    "tenant": str, "data_dir": str, "kafka": dict, "clickhouse": dict, "collector": dict,
+    "timezone": str})
 SECTION_KEYS: Mapping[str, Mapping[str, type]] = MappingProxyType({
     "kafka": MappingProxyType({"bootstrap": str, "extra": dict, "device_credential": str}),
     "clickhouse": MappingProxyType({"dsn": str}),
@@ -76,6 +82,25 @@ def check_tenant(value: str, source: str = "--tenant") -> str:
     if not isinstance(value, str) or not _TENANT.fullmatch(value):
         raise ConfigError(f"tenant {value!r} ({source}) is not a tenant name",
                           hint="1-64 characters of A-Z a-z 0-9 . _ -")
+    return value
+
+
+#: an IANA zone name as ClickHouse and Grafana take it (it is quoted into their SQL)
+_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,2}")
+
+
+def check_timezone(value: str, source: str = "--timezone") -> str:
+    """``value`` if it is an IANA time zone this machine knows (``Europe/Berlin``, ``UTC``),
+    else a :class:`ConfigError`."""
+    import zoneinfo
+    try:
+        known = isinstance(value, str) and bool(_ZONE.fullmatch(value)) and \
+            zoneinfo.ZoneInfo(value) is not None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        known = False
+    if not known:
+        raise ConfigError(f"time zone {value!r} ({source}) is not a known IANA time zone",
+                          hint="e.g. Europe/Berlin, America/New_York or UTC")
     return value
 
 
@@ -140,6 +165,8 @@ class Settings:
     tenant: str = DEFAULT_TENANT
     kafka: KafkaSettings | None = None  # None: the running embedded stack
     clickhouse_dsn: str | None = None  # None: the running embedded stack
+    #: the tenant's time zone: hours of the day and times in reports and boards
+    timezone: str = DEFAULT_TIMEZONE
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -250,6 +277,7 @@ def load_settings(
     clickhouse: str | None = None,
     tenant: str | None = None,
     config: str | Path | None = None,
+    timezone: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve settings: flag > environment > config file > embedded defaults.
@@ -290,7 +318,10 @@ def load_settings(
     if dsn is not None and not dsn.strip():
         raise ConfigError(f"the ClickHouse DSN from {source_dsn} is empty",
                           hint="http(s)://host:8443 or chdb:///path")
+    resolved_zone, source_zone = pick("--timezone", timezone, ENV_TIMEZONE, "timezone", file_cfg)
     return Settings(
+        timezone=DEFAULT_TIMEZONE if resolved_zone is None else check_timezone(resolved_zone,
+                                                                               source_zone),
         data_dir=Path(resolved_dir).expanduser(),
         tenant=DEFAULT_TENANT if resolved_tenant is None else check_tenant(resolved_tenant,
                                                                            source),

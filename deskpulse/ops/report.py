@@ -1,45 +1,72 @@
 """The managers' summary: the team overview board's numbers, in a terminal or as HTML.
 
 The numbers come from the very queries of the Grafana team overview
-(:mod:`deskpulse.ops.boards.dashboards`), expanded for the last ``days`` days and
-every person of the tenant, so the report and the board always agree.
+(:mod:`deskpulse.ops.boards.dashboards`), expanded for a period (the last ``days`` days,
+or whole days ``--from``/``--to`` in the tenant's time zone) and the people asked for:
+everybody active in the tenant, narrowed to teams (their members as the boards' person
+variable finds them, from the policy topic's team lists) and to logins. So the report and
+the board always agree. Every time of day (the period, first and last activity, the hour
+of day) is in the tenant's time zone; days are the rollups' UTC days.
 
 Names, apps and sites are data from desktops: the terminal report prints them
 through :func:`deskpulse.core.output.printable` (no escape sequence reaches the
-terminal); the HTML page shows them the same way, HTML-escaped, and its chart data
-is JSON with ``<``, ``>`` and ``&`` escaped, so no value can end or re-open the
-script element it lives in.
+terminal); the HTML page (:mod:`deskpulse.ops.charts`: no script, labels that wrap in
+their own column, a legend and a unit on every chart) shows them the same way,
+HTML-escaped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
+import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from deskpulse.core.output import printable, safe_cell, table
+from deskpulse.core.errors import ConfigError
+from deskpulse.core.output import printable, table
 from deskpulse.core.sql import SqlStore, literal
-from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board
+from deskpulse.ops import charts
+from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board, variable
 from deskpulse.ops.boards.macros import TimeRange, expand
+
+
+def period(days: int, first: dt.date | None, last: dt.date | None, timezone: str,
+           now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The report's range: whole days ``first``..``last`` in ``timezone`` (either may be
+    missing: ``last`` is today, ``first`` is ``days`` days before it), or, with neither,
+    the last ``days`` days up to ``now``. Pure."""
+    if first is None and last is None:
+        return now - dt.timedelta(days=days), now
+    zone = zoneinfo.ZoneInfo(timezone)
+    last = last or now.astimezone(zone).date()
+    first = first or last - dt.timedelta(days=days - 1)
+    if first > last:
+        raise ConfigError(f"--from {first} is after --to {last}")
+    start = dt.datetime.combine(first, dt.time(), zone)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone)
+    return start.astimezone(dt.UTC), (end - dt.timedelta(seconds=1)).astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)
 class ReportData:
     tenant: str
     days: int
-    first: str | None
+    first: str | None  # first and last active minute, in ``timezone``
     last: str | None
     people: list[list[Any]]   # person, active h, idle h, active %, top app
     productivity: list[list[Any]]  # person, productive h, neutral h, unproductive h, prod. %
     categories: list[list[Any]]    # category, productivity, hours, people
-    daily: list[list[Any]]    # day, person, active h, idle h
-    by_hour: list[list[Any]]  # hour of day (UTC), active h
+    daily: list[list[Any]]    # day (UTC), person, active h, idle h
+    by_hour: list[list[Any]]  # hour of day (in ``timezone``), active h
     apps: list[list[Any]]     # app, hours, people
     domains: list[list[Any]]  # domain, hours, people
-    deadletters: list[list[Any]]  # reason, count
+    deadletters: list[list[Any]]  # reason, count (none with a team or person filter)
+    timezone: str = "UTC"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    teams: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
 
 
 def _panel(store: SqlStore, board: Board, title: str, r: TimeRange,
@@ -48,18 +75,36 @@ def _panel(store: SqlStore, board: Board, title: str, r: TimeRange,
     return [list(row) for row in store.query(expand(panel.sql, r, variables))[1]]
 
 
+def team_members(store: SqlStore, tenant: str, teams: Sequence[str], r: TimeRange) -> set[str]:
+    """The people of ``teams``, found by the boards' own person variable."""
+    _, rows = store.query(expand(variable("person")["query"], r,
+                                 {"tenant": tenant, "team": list(teams)}))
+    return {row[0] for row in rows}
+
+
 def collect(store: SqlStore, tenant: str, days: int = 7,
-            end: dt.datetime | None = None) -> ReportData:
+            end: dt.datetime | None = None, *, start: dt.datetime | None = None,
+            timezone: str = "UTC", teams: Sequence[str] = (),
+            users: Sequence[str] = ()) -> ReportData:
+    """The board's numbers from ``start`` (default: ``days`` before ``end``) to ``end``
+    (default: now) for the tenant's active people, narrowed to ``teams`` and ``users``."""
     end = end or dt.datetime.now(dt.UTC)
-    r = TimeRange(end - dt.timedelta(days=days), end, interval_s=3600)
+    start = start or end - dt.timedelta(days=days)
+    r = TimeRange(start, end, interval_s=3600)
     _, people_rows = store.query(expand(
         "SELECT DISTINCT user FROM deskpulse.activity_minutes WHERE $__timeFilter(minute) "
         f"AND tenant = {literal(tenant)} ORDER BY user", r))
-    variables = {"tenant": tenant, "team": ["__all"], "person": [p[0] for p in people_rows]}
+    people = [p[0] for p in people_rows]
+    if teams:
+        members = team_members(store, tenant, teams, r)
+        people = [p for p in people if p in members]
+    if users:
+        people = [p for p in people if p in set(users)]
+    variables = {"tenant": tenant, "team": ["__all"], "person": people, "tz": timezone}
     _, span = store.query(expand(
-        "SELECT toString(min(minute)), toString(max(minute)), count() FROM "
-        "deskpulse.activity_minutes WHERE $__timeFilter(minute) AND tenant = '${tenant}'",
-        r, variables))
+        "SELECT toString(min(minute), '${tz}'), toString(max(minute), '${tz}'), count() "
+        "FROM deskpulse.activity_minutes WHERE $__timeFilter(minute) AND tenant = '${tenant}' "
+        "AND user IN (${person:singlequote})", r, variables))
     first, last, rows = span[0]
 
     def panel(board: Board, title: str) -> list[list[Any]]:
@@ -73,8 +118,26 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
         by_hour=panel(TEAM_OVERVIEW, "Activity by hour of day"),
         apps=panel(TEAM_OVERVIEW, "Top applications"),
         domains=panel(TEAM_OVERVIEW, "Top websites"),
-        deadletters=panel(FLEET, "Dead letters per reason"),
+        # dead letters name no person of the tenant: only in the unfiltered report
+        deadletters=[] if teams or users else panel(FLEET, "Dead letters per reason"),
+        timezone=timezone, start=start, end=end, teams=tuple(teams), users=tuple(users),
     )
+
+
+def describe(data: ReportData) -> str:
+    """The report's period and filters, in words."""
+    if data.start is not None and data.end is not None:
+        zone = zoneinfo.ZoneInfo(data.timezone)
+        when = (f"{data.start.astimezone(zone):%Y-%m-%d %H:%M} to "
+                f"{data.end.astimezone(zone):%Y-%m-%d %H:%M} ({data.timezone})")
+    else:
+        when = f"last {data.days} days"
+    who = []
+    if data.teams:
+        who.append("team " + ", ".join(data.teams))
+    if data.users:
+        who.append("people " + ", ".join(data.users))
+    return when + ("; " + "; ".join(who) if who else "")
 
 
 def _with_share(rows: list[list[Any]]) -> list[list[Any]]:
@@ -91,14 +154,23 @@ def _summary(data: ReportData) -> str:
     idle = sum(float(p[2]) for p in data.people)
     productive = sum(float(p[1]) for p in data.productivity)
     unproductive = sum(float(p[3]) for p in data.productivity)
-    return (f"Activity from {data.first} to {data.last} UTC: {len(data.people)} people, "
-            f"{active:.1f} h active ({productive:.1f} h productive, {unproductive:.1f} h "
-            f"unproductive), {idle:.1f} h idle.")
+    return (f"Activity from {data.first} to {data.last} ({data.timezone}): "
+            f"{len(data.people)} people, {active:.1f} h active ({productive:.1f} h productive, "
+            f"{unproductive:.1f} h unproductive), {idle:.1f} h idle.")
+
+
+def hours_of_day(by_hour: list[list[Any]]) -> list[list[Any]]:
+    """Every hour from the first to the last active one (none left out: an hour nobody
+    worked shows as 0), labelled ``09:00``."""
+    if not by_hour:
+        return []
+    got = {int(h): float(v) for h, v in by_hour}
+    return [[f"{h:02d}:00", got.get(h, 0.0)] for h in range(min(got), max(got) + 1)]
 
 
 def render_text(data: ReportData) -> str:
     """The report as plain text tables for a terminal."""
-    lines = [printable(f"deskpulse report — tenant {data.tenant!r}, last {data.days} days")]
+    lines = [printable(f"deskpulse report — tenant {data.tenant!r}, {describe(data)}")]
     if not data.people:
         lines.append("No activity recorded in this period.")
         return "\n".join(lines) + "\n"
@@ -111,6 +183,8 @@ def render_text(data: ReportData) -> str:
         table(data.productivity, headers=PRODUCTIVITY_HEADERS, floatfmt=".2f"), "",
         "Time per category",
         table(data.categories, headers=CATEGORY_HEADERS, floatfmt=".2f"), "",
+        printable(f"Active hours by hour of day ({data.timezone})"),
+        table(hours_of_day(data.by_hour), headers=["hour", "active h"], floatfmt=".2f"), "",
         "Top applications (active time)",
         table(_with_share(data.apps), headers=["app", "hours", "people", "share %"],
                  floatfmt=".2f"), "",
@@ -118,118 +192,55 @@ def render_text(data: ReportData) -> str:
         table(_with_share(data.domains), headers=["domain", "hours", "people", "share %"],
                  floatfmt=".2f") if data.domains else "(no browser activity)", "",
     ]
+    # dead letters name nobody of the tenant: not in a report narrowed to people
     if data.deadletters:
         lines += ["Rejected messages (dead letters) by reason",
                   table(data.deadletters, headers=["reason", "count"]), ""]
-    else:
+    elif not (data.teams or data.users):
         lines += ["No rejected messages.", ""]
     return "\n".join(lines)
 
 
-def _text(value: Any) -> str:
-    """A value as HTML text: made printable, then escaped."""
-    return html.escape(str(safe_cell(value)))
-
-
-def _label(value: Any) -> str:
-    return str(safe_cell(value))
-
-
-def _table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
-    head = "".join(f"<th>{_text(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def render_html(data: ReportData) -> str:
-    """A self-contained page: tables rendered here, SVG charts drawn by inline script."""
-    charts = {
-        "people": {"title": "Active and idle hours per person", "labels":
-                   [_label(p[0]) for p in data.people], "series": [
-                       {"name": "active", "values": [float(p[1]) for p in data.people]},
-                       {"name": "idle", "values": [float(p[2]) for p in data.people]}]},
-        "productivity": {"title": "Productive, neutral and unproductive hours per person",
-                         "labels": [_label(p[0]) for p in data.productivity], "series": [
-                             {"name": name, "values": [float(p[i]) for p in data.productivity]}
-                             for i, name in ((1, "productive"), (2, "neutral"),
-                                             (3, "unproductive"))]},
-        "hours": {"title": "Active hours by hour of day (UTC)", "labels":
-                  [f"{int(h):02d}" for h, _ in data.by_hour],
-                  "series": [{"name": "active", "values": [float(v) for _, v in data.by_hour]}]},
-        "apps": {"title": "Top applications (hours)", "labels": [_label(a[0]) for a in data.apps],
-                 "series": [{"name": "active", "values": [float(a[1]) for a in data.apps]}]},
-        "domains": {"title": "Top websites (hours)", "labels": [_label(d[0]) for d in data.domains],
-                    "series": [{"name": "active", "values": [float(d[1]) for d in data.domains]}]},
-    }
-    payload = (orjson.dumps(charts).decode().replace("<", "\\u003c").replace(">", "\\u003e")
-               .replace("&", "\\u0026"))
-    sections = "".join(f'<section><h2>{html.escape(c["title"])}</h2>'
-                       f'<svg class="chart" id="chart-{key}" role="img" '
-                       f'aria-label="{html.escape(c["title"])}"></svg></section>'
-                       for key, c in charts.items())
-    title = f"deskpulse report — {data.tenant}, last {data.days} days"
+    """A self-contained page (:mod:`deskpulse.ops.charts`): charts with legends and units,
+    then the tables."""
+    title = f"deskpulse report — {data.tenant}, {describe(data)}"
     summary = _summary(data) if data.people else "No activity recorded in this period."
-    tables = (
-        "<h2>Per person</h2>" + _table(["person", "active h", "idle h", "active %", "top app"],
-                                       data.people, "people")
-        + "<h2>Productivity per person</h2>"
-        + _table(PRODUCTIVITY_HEADERS, data.productivity, "productivity")
-        + "<h2>Time per category</h2>"
-        + _table(CATEGORY_HEADERS, data.categories, "categories")
-        + "<h2>Per person and day (UTC)</h2>"
-        + _table(["day", "person", "active h", "idle h"], data.daily, "daily")
-        + "<h2>Top applications</h2>" + _table(["app", "hours", "people"], data.apps, "apps")
-        + "<h2>Top websites</h2>" + _table(["domain", "hours", "people"], data.domains, "domains")
-        + "<h2>Rejected messages by reason</h2>"
-        + _table(["reason", "count"], data.deadletters, "deadletters"))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{_text(title)}</title>
-<style>
-body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1100px; }}
-section {{ display: inline-block; width: 520px; vertical-align: top; margin: 0 12px 12px 0; }}
-svg.chart {{ width: 520px; height: 260px; background: #fafafa; border: 1px solid #ddd; }}
-table {{ border-collapse: collapse; margin-bottom: 16px; }}
-td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
-.active {{ fill: #2f7ed8; }} .idle {{ fill: #f28f43; }}
-.productive {{ fill: #2ca02c; }} .neutral {{ fill: #9e9e9e; }} .unproductive {{ fill: #d62728; }}
-</style></head><body>
-<h1>{_text(title)}</h1><p id="summary">{_text(summary)}</p>
-{sections}
-{tables}
-<script id="report-data" type="application/json">{payload}</script>
-<script>
-(function () {{
-  const NS = "http://www.w3.org/2000/svg";
-  const charts = JSON.parse(document.getElementById("report-data").textContent);
-  function el(name, attrs, parent) {{
-    const e = document.createElementNS(NS, name);
-    for (const k in attrs) e.setAttribute(k, attrs[k]);
-    parent.appendChild(e);
-    return e;
-  }}
-  for (const key in charts) {{
-    const c = charts[key], svg = document.getElementById("chart-" + key);
-    const W = 520, H = 260, left = 40, bottom = 40, top = 10;
-    const n = c.labels.length;
-    if (!n) {{ el("text", {{x: 20, y: 40}}, svg).textContent = "no data"; continue; }}
-    const max = Math.max(...c.series.map(s => Math.max(...s.values)), 0.01);
-    const group = (W - left - 10) / n;
-    const bar = Math.min(48, Math.max(2, group * 0.8 / c.series.length));
-    c.series.forEach((s, si) => s.values.forEach((v, i) => {{
-      const h = (H - bottom - top) * v / max;
-      const r = el("rect", {{"class": "bar " + s.name, "data-label": c.labels[i],
-        "data-series": s.name, "data-value": v, x: left + i * group + si * bar,
-        y: H - bottom - h, width: bar - 1, height: h}}, svg);
-      el("title", {{}}, r).textContent = c.labels[i] + " " + s.name + ": " + v;
-    }}));
-    c.labels.forEach((label, i) => {{
-      el("text", {{x: left + i * group, y: H - bottom + 14, "font-size": 10}}, svg)
-        .textContent = String(label).slice(0, 12);
-    }});
-    el("text", {{x: 4, y: top + 10, "font-size": 10}}, svg).textContent = max.toFixed(2);
-    svg.setAttribute("data-rendered", "true");
-  }}
-}})();
-</script></body></html>
-"""
+    people = "Active and idle hours per person"
+    body = "".join([
+        charts.bars("people", people, charts.series_rows(data.people, ["active", "idle"])),
+        charts.bars("productivity", "Productive, neutral and unproductive hours per person",
+                    charts.series_rows(data.productivity,
+                                       ["productive", "neutral", "unproductive"])),
+        # one bar per category, in its productivity class's colour
+        charts.bars("categories", "Hours per category (colour: productivity class)",
+                    [(c[0], [(str(c[1]), float(c[2]))]) for c in data.categories]),
+        charts.bars("hours", f"Active hours by hour of day ({data.timezone})",
+                    charts.series_rows(hours_of_day(data.by_hour), ["active"])),
+        charts.bars("daily", "Active and idle hours per person per day (UTC days)",
+                    [(f"{d} · {p}", [("active", float(a)), ("idle", float(i))])
+                     for d, p, a, i in data.daily]),
+        charts.bars("apps", "Top applications (active time)",
+                    charts.series_rows(data.apps, ["active"])),
+        charts.bars("domains", "Top websites (active time)",
+                    charts.series_rows(data.domains, ["active"]),
+                    empty="No browser activity in this period."),
+        "<h2>Per person</h2>",
+        charts.table(["person", "active h", "idle h", "active %", "top app"], data.people,
+                     "table-people"),
+        "<h2>Productivity per person</h2>",
+        charts.table(PRODUCTIVITY_HEADERS, data.productivity, "table-productivity"),
+        "<h2>Time per category</h2>",
+        charts.table(CATEGORY_HEADERS, data.categories, "table-categories"),
+        "<h2>Per person and day (UTC days)</h2>",
+        charts.table(["day", "person", "active h", "idle h"], data.daily, "table-daily"),
+        "<h2>Top applications</h2>",
+        charts.table(["app", "hours", "people"], data.apps, "table-apps"),
+        "<h2>Top websites</h2>",
+        charts.table(["domain", "hours", "people"], data.domains, "table-domains"),
+        "" if data.teams or data.users else "<h2>Rejected messages by reason</h2>"
+        + charts.table(["reason", "count"], data.deadletters, "table-deadletters"),
+    ])
+    footer = ("<p>The numbers of the deskpulse team overview board. Times of day in "
+              f"{charts.text(data.timezone)}; days are UTC days.</p>")
+    return charts.page(title, summary, body, footer)

@@ -106,6 +106,16 @@ def test_up_status_query_simulate_report_and_clean_stop(up, tmp_path):
     page = deskpulse("report", "--html", str(tmp_path / "report.html"), data_dir=tmp_path)
     assert page.returncode == 0, page.stderr
     assert "alice" in (tmp_path / "report.html").read_text()
+    # the filters and the zone, through the command line
+    alice = deskpulse("report", "--user", "alice", "--user", "nobody", "--timezone",
+                      "Asia/Tokyo", data_dir=tmp_path)
+    assert alice.returncode == 0, alice.stderr
+    assert "alice" in alice.stdout and "bob" not in alice.stdout
+    assert "Active hours by hour of day (Asia/Tokyo)" in alice.stdout
+    old = deskpulse("report", "--from", "2001-01-01", "--to", "2001-01-07", data_dir=tmp_path)
+    assert old.returncode == 0, old.stderr
+    assert "2001-01-01 00:00 to 2001-01-07 23:59 (UTC)" in old.stdout
+    assert "No activity recorded in this period." in old.stdout
 
     def count(sql: str) -> int:
         r = deskpulse("query", sql, "--format", "csv", data_dir=tmp_path)
@@ -157,11 +167,19 @@ def test_second_stack_on_the_same_data_dir_is_refused(up, tmp_path):
     assert "StackError: another deskpulse stack is running" in second.stderr
 
 
-def test_demo_prints_a_report_and_stops_by_itself(tmp_path):
-    demo = subprocess.run([*CLI, "demo", "--collectors", "3"], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "DESKPULSE_DATA_DIR": ""})
+def test_demo_prints_a_report_writes_its_html_page_and_stops_by_itself(tmp_path):
+    page = tmp_path / "demo" / "report.html"  # as `make run` asks for it (a new folder)
+    demo = subprocess.run([*CLI, "demo", "--collectors", "3", "--html", str(page)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DESKPULSE_DATA_DIR": "",
+                               "DESKPULSE_TIMEZONE": "Europe/Berlin"})
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     out = demo.stdout
     assert "Per person" in out and "Top applications" in out and "demo finished" in out
     for name in ("alice", "bob", "carol"):
         assert name in out
+    assert "Active hours by hour of day (Europe/Berlin)" in out
+    assert f"HTML report: {page}" in out.splitlines()
+    html = page.read_text()
+    assert 'id="people"' in html and 'class="key" data-series="idle"' in html
+    assert "alice" in html and "(Europe/Berlin)" in html

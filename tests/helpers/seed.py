@@ -56,3 +56,19 @@ def seed(chdb, tenant: str) -> None:
                        PEOPLE.items())
     chdb.command("INSERT INTO deskpulse.team_members_store (tenant, team, user, role) VALUES "
                  f"{values}, ('{tenant}', 'red', 'carol', 'manager')")
+
+
+def add_span(chdb, tenant: str, user: str, app: str, start_s: int, minutes_n: int,
+             domain: str = "", event_id: str | None = None, idle: bool = False) -> None:
+    """One more span of ``minutes_n`` minutes (and its minute rollups) through the sink."""
+    start = start_s * 1000
+    span = {"event_id": event_id or f"{tenant}-{user}-{app}-{start_s}", "tenant": tenant,
+            "user": user, "host": "pc", "app": app, "exe": "", "title": "", "url": "",
+            "domain": domain, "start_ms": start, "end_ms": start + 60_000 * minutes_n,
+            "idle": idle}
+    rollup = {k: span[k] for k in ("event_id", "tenant", "user", "host", "app", "domain",
+                                   "idle")}
+    rollup["minutes"] = [[start_s + 60 * m, 60_000] for m in range(minutes_n)]
+    writer = ClickHouseWriter(chdb)
+    writer.write("deskpulse.spans_in", orjson.dumps(span), f"add-{span['event_id']}")
+    writer.write("deskpulse.rollups_in", orjson.dumps(rollup), f"add-r-{span['event_id']}")

@@ -72,3 +72,17 @@ def test_cli_reports_changes_and_errors_without_traceback():
                              text=True, timeout=60)
         assert bad.returncode == 1 and bad.stderr.startswith("GrafanaError: ")
         assert "Traceback" not in bad.stderr
+
+
+def test_the_tenants_time_zone_is_pushed_into_every_board():
+    with FakeGrafana() as grafana:
+        deploy(grafana.url, TOKEN, CH)
+        grafana.calls.clear()
+        changed = deploy(grafana.url, TOKEN, CH, timezone="Europe/Berlin")
+        assert changed.made == [f"board {b.uid}" for b in BOARDS]
+        boards = [body["dashboard"] for method, path, body in grafana.writes()
+                  if path == "/api/dashboards/db"]
+        assert [b["timezone"] for b in boards] == ["Europe/Berlin"] * len(BOARDS)
+        assert all({"name": "tz", "query": "Europe/Berlin"}.items() <= next(
+            v for v in b["templating"]["list"] if v["name"] == "tz").items() for b in boards)
+        assert deploy(grafana.url, TOKEN, CH, timezone="Europe/Berlin").made == []

@@ -1,100 +1,145 @@
-"""`deskpulse report --html`: opened in headless Chromium, charts drawn, numbers right."""
+"""`deskpulse report --html`: opened in headless Chromium, its labels never overlap, every
+chart has a legend and a unit, the numbers are the queries', hostile names stay text.
+
+The people and apps include markup, quotes, right-to-left text, emoji and names far too
+long for their column: the test measures the box of every label, number, tick and legend
+key on the page (the text itself, not its cell) and of every chart's bars, and fails if
+any two of them overlap or one runs off the page.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from html.parser import HTMLParser
+import json
 
 import pytest
-from PIL import Image
 
 from deskpulse.ops.report import collect, render_html
 from sinks.writer import ClientStore
-from tests.helpers.browser import dump_dom, screenshot
-from tests.helpers.seed import HOUR, LABELS, PEOPLE, minutes, seed
+from tests.helpers.cdp import Browser
+from tests.helpers.seed import HOUR, LABELS, PEOPLE, add_span, minutes, seed
 
 pytestmark = pytest.mark.integration
 
 TENANT = "t-report"
+END = dt.datetime.fromtimestamp(HOUR + 86_400, dt.UTC)
+HOSTILE_PEOPLE = ['<script>alert("p")</script>', "o'brien \"the quote\"",
+                  "\u05d3\u05e0\u05d9\u05d0\u05dc \u05db\u05d4\u05df", "\U0001f600\U0001f680 emoji",
+                  "a-person-with-a-name-far-too-long-for-any-column-" * 3,
+                  "W" * 90]  # no place to break at all
+LONG_APP = "<img src=x onerror=alert(1)>" + "-an-application-name-without-any-space" * 4
+CATEGORY_CLASSES = {cls for _, cls in LABELS.values()}
+#: what every text box of the page is measured by (a Range over the element's text)
+BOXES = """JSON.stringify([...document.querySelectorAll(
+    'th.label, td.num, .tick, .key, td.bars svg, svg text')].map(e => {
+      let r = e.getBoundingClientRect();
+      if (!(e instanceof SVGSVGElement)) { const range = document.createRange();
+        range.selectNodeContents(e); r = range.getBoundingClientRect(); }
+      return [r.left, r.top, r.right, r.bottom, e.textContent.slice(0, 40),
+              e.closest('section') ? e.closest('section').id : ''];
+    }).filter(b => b[2] > b[0] && b[3] > b[1]))"""
 
 
-class Page(HTMLParser):
-    """Bars of each chart and cells of each table, as the browser left them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bars: dict[str, list[dict]] = {}
-        self.tables: dict[str, list[list[str]]] = {}
-        self._chart = self._table = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "svg" and a.get("id", "").startswith("chart-"):
-            self._chart = a["id"][6:]
-            self.bars[self._chart] = []
-        elif tag == "rect" and self._chart and "bar" in a.get("class", ""):
-            self.bars[self._chart].append(a)
-        elif tag == "table":
-            self._table = a["id"]
-            self.tables[self._table] = []
-        elif tag == "tr" and self._table:
-            self.tables[self._table].append([])
-        elif tag == "td":
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == "svg":
-            self._chart = None
-        elif tag == "td" and self._cell is not None:
-            self.tables[self._table][-1].append("".join(self._cell))
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def test_html_report_in_a_real_browser_shows_the_query_results(chdb, tmp_path):
+@pytest.fixture(scope="module")
+def page(chdb, tmp_path_factory):
     seed(chdb, TENANT)
-    data = collect(ClientStore(chdb), TENANT, days=7,
-                   end=dt.datetime.fromtimestamp(HOUR + 86_400, dt.UTC))
-    assert [p[0] for p in data.people] == ["dave", "bob", "alice"]
-    page_file = tmp_path / "report.html"
-    page_file.write_text(render_html(data))
-    url = page_file.as_uri()
+    for n, who in enumerate(HOSTILE_PEOPLE):
+        add_span(chdb, TENANT, who, LONG_APP if n == 0 else "code", HOUR + 7200 + 600 * n,
+                 3 + n)
+    data = collect(ClientStore(chdb), TENANT, days=7, end=END, timezone="Asia/Kolkata")
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    path.write_text(render_html(data))
+    return data, path
 
-    page = Page()
-    page.feed(dump_dom(url, tmp_path / "profile"))
-    assert set(page.bars) == {"people", "productivity", "hours", "apps", "domains"}
-    for chart, bars in page.bars.items():
-        assert any(float(b["height"]) > 0 for b in bars), f"chart {chart} is empty"
-        for b in bars:  # drawn to scale: height proportional to the value
-            assert (float(b["height"]) > 0) == (float(b["data-value"]) > 0), (chart, b)
-        tallest = max(bars, key=lambda b: float(b["data-value"]))
-        ratios = {round(float(b["height"]) / float(tallest["height"]), 3) -
-                  round(float(b["data-value"]) / float(tallest["data-value"]), 3) for b in bars}
-        assert max(map(abs, ratios)) < 0.01, chart
-    active = {b["data-label"]: float(b["data-value"]) for b in page.bars["people"]
-              if b["data-series"] == "active"}
-    assert active == {p[0]: float(p[1]) for p in data.people}
-    assert {b["data-label"]: float(b["data-value"]) for b in page.bars["apps"]} == \
-        {a[0]: float(a[1]) for a in data.apps}
-    assert page.tables["people"][1:] == [[str(c) for c in row] for row in data.people]
-    assert page.tables["apps"][1:] == [[str(c) for c in row] for row in data.apps]
-    productive = {b["data-label"]: float(b["data-value"]) for b in page.bars["productivity"]
-                  if b["data-series"] == "productive"}
-    assert productive == {u: round(minutes(u, "code") / 60, 2) for u in PEOPLE}
-    assert page.tables["productivity"][1:] == [[str(c) for c in row] for row in data.productivity]
-    assert [row[:2] for row in page.tables["categories"][1:]] == \
-        [list(LABELS["code"]), list(LABELS["firefox"])]
-    assert len(page.tables["daily"]) - 1 == len(PEOPLE)
 
-    shot = Image.open(screenshot(url, tmp_path / "profile", tmp_path / "report.png")).convert(
-        "RGB")
-    colours = shot.getcolors(maxcolors=1 << 20)
-    assert colours is not None and len(colours) > 50, "the page is not blank"
-    active_blue = sum(n for n, rgb in colours if rgb == (0x2f, 0x7e, 0xd8))
-    assert active_blue > 500, "the bars are painted"
+def overlaps(boxes: list) -> list[tuple[str, str]]:
+    bad = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if not (a[2] <= b[0] + 0.5 or b[2] <= a[0] + 0.5 or a[3] <= b[1] + 0.5
+                    or b[3] <= a[1] + 0.5):
+                bad.append((f"{a[5]}:{a[4]!r}", f"{b[5]}:{b[4]!r}"))
+    return bad
+
+
+@pytest.mark.parametrize("width", [1280, 420])  # a desktop window and a phone
+def test_no_label_overlaps_another_or_runs_off_the_page(page, tmp_path, width):
+    _, path = page
+    browser = Browser(tmp_path / "profile", tmp_path / "chromium.log")
+    try:
+        browser.call("Emulation.setDeviceMetricsOverride", width=width, height=900,
+                     deviceScaleFactor=1, mobile=False)
+        browser.goto(path.as_uri())
+        browser.wait("document.readyState === 'complete'")
+        boxes = json.loads(browser.evaluate(BOXES))
+        assert overlaps(boxes) == []
+        labels = [b for b in boxes if b[5] == "people"]
+        assert len(labels) >= 3 * (len(PEOPLE) + len(HOSTILE_PEOPLE)), "labels, bars, numbers"
+        page_width = browser.evaluate("document.documentElement.clientWidth")
+        wide = browser.evaluate("""[...document.querySelectorAll('body *')].filter(
+            e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+            .map(e => e.tagName + '.' + (e.getAttribute('class') || '') + ' '
+                 + e.textContent.slice(0, 30))""")
+        assert wide == [], "nothing is wider than the page"
+        assert [b[4] for b in boxes if b[2] > page_width + 0.5] == [], "off the page"
+    finally:
+        browser.close()
+
+
+def test_every_chart_has_a_legend_a_unit_and_bars_drawn_to_scale(page, tmp_path):
+    data, path = page
+    browser = Browser(tmp_path / "profile", tmp_path / "chromium.log")
+    try:
+        browser.goto(path.as_uri())
+        browser.wait("document.readyState === 'complete'")
+        assert browser.evaluate("document.querySelectorAll('script').length") == 0
+        assert browser.evaluate("document.title").startswith(f"deskpulse report — {TENANT}")
+
+        def keys(chart: str) -> list[str]:
+            return browser.evaluate(f"[...document.querySelectorAll('#{chart} .key')]"
+                                    ".map(e => e.textContent.trim())")
+        assert keys("people") == ["active", "idle"]
+        assert keys("productivity") == ["productive", "neutral", "unproductive"]
+        assert set(keys("categories")) == CATEGORY_CLASSES, "which class is which colour"
+        swatches = browser.evaluate("""Object.fromEntries([...document.querySelectorAll(
+            '#categories .key')].map(k => [k.dataset.series,
+                                           k.querySelector('rect').getAttribute('fill')]))""")
+        bars = browser.evaluate("""Object.fromEntries([...document.querySelectorAll(
+            '#categories rect.bar')].map(r => [r.dataset.series, r.getAttribute('fill')]))""")
+        assert swatches == bars, "each bar has its legend's colour"
+        charts = browser.evaluate("[...document.querySelectorAll('section.chart')]"
+                                  ".filter(s => s.querySelector('rect.bar')).map(s => s.id)")
+        assert set(charts) == {"people", "productivity", "categories", "hours", "daily",
+                               "apps", "domains"}
+        for chart in charts:
+            unit = browser.evaluate(f"document.querySelector('#{chart} .legend .unit')"
+                                    ".textContent")
+            assert unit == "bars in hours", chart
+            ticks = browser.evaluate(f"[...document.querySelectorAll('#{chart} .tick')]"
+                                     ".map(e => e.textContent)")
+            assert ticks[0] == "0 h" and all(t.endswith(" h") for t in ticks), chart
+            bars = json.loads(browser.evaluate(f"""JSON.stringify([...document.querySelectorAll(
+                '#{chart} rect.bar')].map(r => [Number(r.dataset.value), r.getBBox().width,
+                r.ownerSVGElement.getBoundingClientRect().width]))"""))
+            end = float(ticks[-1].split()[0])
+            for value, drawn, full in bars:  # to the axis' scale
+                assert abs(drawn - full * value / end) < 0.6, (chart, value, drawn, full)
+        active = json.loads(browser.evaluate("""JSON.stringify([...document.querySelectorAll(
+            '#people rect.bar')].filter(r => r.dataset.series === 'active').map(
+            r => [r.dataset.label, Number(r.dataset.value)]))"""))
+        assert dict(active) == {p[0]: float(p[1]) for p in data.people}
+        assert set(dict(active)) >= set(HOSTILE_PEOPLE), "every name, as text"
+        assert LONG_APP in browser.evaluate("[...document.querySelectorAll('#apps th.label')]"
+                                            ".map(e => e.textContent)")
+    finally:
+        browser.close()
+
+
+def test_the_page_is_self_contained_and_every_name_is_escaped(page):
+    data, path = page
+    html = path.read_text()
+    assert "<script" not in html and "<img" not in html
+    assert "http" not in html.replace("http-equiv", ""), "nothing loaded from anywhere"
+    assert "&lt;script&gt;alert(&quot;p&quot;)&lt;/script&gt;" in html
+    assert "o&#x27;brien &quot;the quote&quot;" in html
+    assert minutes("dave", "code") > 0 and len(data.people) == len(PEOPLE) + len(HOSTILE_PEOPLE)

@@ -62,7 +62,11 @@ class Board:
     tags: list[str] = field(default_factory=lambda: list(TAGS))
 
 
-def _variables(single_person: bool) -> list[dict]:
+#: the tenant's time zone when none is given (the setting's default)
+DEFAULT_TIMEZONE = "UTC"
+
+
+def _variables(single_person: bool, timezone: str = DEFAULT_TIMEZONE) -> list[dict]:
     def query_var(name: str, label: str, sql: str, *, multi: bool, include_all: bool,
                   all_value: str | None = None) -> dict:
         var = {"name": name, "label": label, "type": "query", "datasource": DATASOURCE,
@@ -74,6 +78,10 @@ def _variables(single_person: bool) -> list[dict]:
         return var
 
     return [
+        # the tenant's time zone for the SQL's hours of the day (``toHour(hour, '${tz}')``),
+        # the same zone as the dashboard's ``timezone`` (Grafana's axes and tooltips)
+        {"name": "tz", "label": "Time zone", "type": "constant", "query": timezone,
+         "current": {"text": timezone, "value": timezone}, "hide": 2, "options": []},
         {"name": "datasource", "label": "ClickHouse", "type": "datasource",
          "query": DATASOURCE_TYPE, "current": {}, "hide": 0, "refresh": 1, "options": []},
         query_var("tenant", "Tenant", "SELECT DISTINCT tenant FROM deskpulse.people ORDER BY 1",
@@ -90,8 +98,14 @@ def _variables(single_person: bool) -> list[dict]:
     ]
 
 
-def model(board: Board) -> dict:
-    """The dashboard JSON for Grafana (``POST /api/dashboards/db`` takes it as is)."""
+def variable(name: str, single_person: bool = False) -> dict:
+    """One of the boards' variables (the report finds a team's people with ``person``)."""
+    return next(v for v in _variables(single_person) if v["name"] == name)
+
+
+def model(board: Board, timezone: str = DEFAULT_TIMEZONE) -> dict:
+    """The dashboard JSON for Grafana (``POST /api/dashboards/db`` takes it as is), its
+    times of day in ``timezone`` (the tenant's, an IANA name)."""
     panels, x, y, row_h = [], 0, 0, 0
     for panel_id, panel in enumerate(board.panels, start=1):
         if x + panel.width > 24:
@@ -100,10 +114,11 @@ def model(board: Board) -> dict:
         x, row_h = x + panel.width, max(row_h, panel.height)
     return {
         "uid": board.uid, "title": board.title, "description": board.description,
-        "tags": board.tags, "timezone": "utc", "editable": True, "graphTooltip": 1,
+        "tags": board.tags, "timezone": "utc" if timezone == "UTC" else timezone,
+        "editable": True, "graphTooltip": 1,
         "schemaVersion": SCHEMA_VERSION, "version": 1, "refresh": "5m",
         "time": {"from": board.time_from, "to": "now"},
-        "templating": {"list": _variables(board.single_person)},
+        "templating": {"list": _variables(board.single_person, timezone)},
         "annotations": {"list": []}, "links": [], "panels": panels,
     }
 
@@ -153,11 +168,11 @@ WHERE $__dateFilter(day) AND {PEOPLE}
 GROUP BY day, user
 ORDER BY date, person""", "UTC days.", unit="h"),
     Panel("Activity by hour of day", "barchart", f"""
-SELECT toHour(hour) AS hour_of_day, round(sum(active_seconds) / 3600, 2) AS active_hours
+SELECT toHour(hour, '${{tz}}') AS hour_of_day, round(sum(active_seconds) / 3600, 2) AS active_hours
 FROM deskpulse.activity_hourly
 WHERE $__timeFilter(hour) AND {PEOPLE}
 GROUP BY hour_of_day
-ORDER BY hour_of_day""", "UTC hours.", unit="h"),
+ORDER BY hour_of_day""", "Hours of the day in the tenant's time zone.", unit="h"),
     Panel("Top applications", "table", f"""
 SELECT app, round(sum(active_seconds) / 3600, 2) AS hours, uniqExact(user) AS people
 FROM deskpulse.activity_minutes
@@ -218,11 +233,12 @@ WORKING_HOURS = Board("deskpulse-hours", "deskpulse / Working hours",
     Panel("In-schedule activity per person per day", "table", f"""
 SELECT toString(toDate(start)) AS day, user AS person,
        round(sumIf(dateDiff('millisecond', start, end), NOT idle) / 3600000, 2) AS active_hours,
-       toString(min(start)) AS first_activity, toString(max(end)) AS last_activity
+       toString(min(start), '${{tz}}') AS first_activity,
+       toString(max(end), '${{tz}}') AS last_activity
 FROM deskpulse.activity_spans
 WHERE $__timeFilter(start) AND {PEOPLE}
 GROUP BY day, user
-ORDER BY day, person""", "UTC days; first and last activity in UTC.", width=24),
+ORDER BY day, person""", "UTC days; first and last activity in the tenant's time zone.", width=24),
     Panel("Active hours per weekday", "barchart", f"""
 SELECT toDayOfWeek(day) AS weekday, round(sum(active_seconds) / 3600, 2) AS active_hours
 FROM deskpulse.activity_daily
@@ -270,13 +286,14 @@ ORDER BY time""", unit="s", width=24, format=0),
 BOARDS = (TEAM_OVERVIEW, PERSON, WORKING_HOURS, FLEET)
 
 
-def export(folder: Path) -> list[Path]:
-    """Write one ``<uid>.json`` per board into ``folder``; returns the paths."""
+def export(folder: Path, timezone: str = DEFAULT_TIMEZONE) -> list[Path]:
+    """Write one ``<uid>.json`` per board into ``folder`` (times of day in ``timezone``);
+    returns the paths."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for board in BOARDS:
         path = out / f"{board.uid}.json"
-        path.write_text(json.dumps(model(board), indent=2, sort_keys=True) + "\n")
+        path.write_text(json.dumps(model(board, timezone), indent=2, sort_keys=True) + "\n")
         paths.append(path)
     return paths

@@ -96,7 +96,8 @@ def _differs(current: dict, wanted: dict) -> bool:
 
 
 def deploy(url: str, token: str, connection: ClickHouseConnection,
-           managers_team: str | None = None, timeout: float = 15.0) -> Changes:
+           managers_team: str | None = None, timeout: float = 15.0,
+           timezone: str = "UTC") -> Changes:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise GrafanaError(f"--url {url!r} is not an http(s) URL")
@@ -126,7 +127,7 @@ def deploy(url: str, token: str, connection: ClickHouseConnection,
         changes.unchanged.append(f"datasource {DATASOURCE_UID}")
 
     for board in BOARDS:
-        wanted = model(board)
+        wanted = model(board, timezone)
         current = _call(f"reading board {board.uid}", lambda b=board: _missing(
             lambda: api.dashboard.get_dashboard(b.uid)), url)
         same = current is not None and current.get("meta", {}).get("folderUid") == FOLDER_UID \

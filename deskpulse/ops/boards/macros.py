@@ -3,7 +3,9 @@
 What Grafana and the ClickHouse plugin do to a panel's SQL before ClickHouse
 sees it, for a fixed time range: the tests run every panel through this on chDB,
 and ``deskpulse report`` uses it to show the boards' numbers without Grafana.
-The macros follow the plugin's definitions (``$__timeFilter(col)`` is
+The board's ``${tz}`` (a hidden constant in Grafana: the tenant's time
+zone) is ``timezone`` here unless the variables name it. The macros follow the plugin's
+definitions (``$__timeFilter(col)`` is
 ``col >= toDateTime(from) AND col <= toDateTime(to)``, and so on).
 """
 
@@ -57,9 +59,12 @@ _VAR = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)")
 
 
 def expand(sql: str, r: TimeRange,
-           variables: Mapping[str, str | Sequence[str]] | None = None) -> str:
-    """``sql`` as ClickHouse receives it from Grafana for range ``r`` and these variables."""
+           variables: Mapping[str, str | Sequence[str]] | None = None,
+           timezone: str = "UTC") -> str:
+    """``sql`` as ClickHouse receives it from Grafana for range ``r`` and these variables
+    (``${tz}``: ``timezone``, a checked IANA name, unless ``variables`` give it)."""
     macros = _macros(r)
+    variables = {"tz": timezone, **(variables or {})}
 
     def call(m: re.Match[str]) -> str:
         fn = macros.get(m.group(1))
@@ -75,7 +80,7 @@ def expand(sql: str, r: TimeRange,
 
     def var(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(3)
-        if variables is None or name not in variables:
+        if name not in variables:
             raise ValueError(f"no value for the variable ${name}")
         value = variables[name]
         values = [value] if isinstance(value, str) else list(value)
