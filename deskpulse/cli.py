@@ -328,7 +328,7 @@ def simulate(collectors: int, day: dt.date | None, seed: int, **common: Any) -> 
 STORED_EVENTS_SQL = """
 SELECT (SELECT uniqExact(event_id) FROM deskpulse.spans_store WHERE end = start)
      + least((SELECT uniqExact(event_id) FROM deskpulse.spans_store WHERE end > start),
-             (SELECT uniqExact(event_id) FROM deskpulse.days_store))
+             (SELECT uniqExact(event_id) FROM deskpulse.minutes_store))
      + (SELECT count() FROM deskpulse.deadletter)"""
 
 

@@ -30,7 +30,7 @@ from deskpulse.logs import configure_process_logging
 from deskpulse.procs import exit_when_orphaned
 from deskpulse.settings import ENV_CLICKHOUSE, KafkaSettings, kafka_extra_from_env
 from sinks import admin as admin_ops
-from sinks import migrate
+from sinks import migrate, rollup
 from sinks.loop import SinkLoop, SinkState
 from sinks.readonly import QueryLimits
 from sinks.server import StoreEndpoint
@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     state = SinkState()
     kafka = KafkaSettings(bootstrap=args.bootstrap,
                           extra=MappingProxyType(kafka_extra_from_env(environ)))
-    loop = SinkLoop(kafka, ClickHouseWriter(writer_client), state=state)
+    loop = SinkLoop(kafka, ClickHouseWriter(writer_client), state=state,
+                    refresher=lambda: rollup.refresh(ClientStore(writer_client)))
     endpoint = StoreEndpoint(host=args.http_host, port=args.http_port, token=token,
                              health=state.as_dict,
                              query=ReadOnlyQueries(dsn, limits),  # a handle of its own
