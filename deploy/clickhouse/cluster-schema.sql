@@ -711,4 +711,4 @@ DROP TABLE IF EXISTS deskpulse.days_store ON CLUSTER '{cluster}';
 
 DROP TABLE IF EXISTS deskpulse.days_store_local ON CLUSTER '{cluster}' SYNC;
 
-INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (7, 'aggregate_rollups', '4a1ebd1352ca18d3');
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (7, 'aggregate_rollups', 'f04312a2fe97e077');

@@ -17,6 +17,8 @@
 --    catch-up table too and are put into the new table afterwards (as in 0006).
 -- 2. hours_agg and days_agg are created and filled from the old per-event hours_store and
 --    days_store (FINAL, so each event once), then those and their views are dropped.
+-- keeps retention: hours_store -> hours_agg
+-- keeps retention: days_store -> days_agg
 
 CREATE TABLE IF NOT EXISTS deskpulse.minutes_rekey_catchup
 (

@@ -12,8 +12,8 @@ from __future__ import annotations
 import orjson
 
 from schemas import topics
-from sinks.batch import Batch
 from sinks import rollup as rollups
+from sinks.batch import Batch
 from sinks.writer import ClickHouseWriter, ClientStore
 
 HOUR = 1_795_000_000 - 1_795_000_000 % 3600  # an epoch second on an hour boundary
