@@ -31,9 +31,14 @@ def at(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+# the data: 23:30 on day 0 to about 04:30 on day 1 (UTC)
 RANGES = {
     "whole days": (DAY0, DAY0 + 3 * 86400),
-    "cut inside hours": (DAY0 + 86400 - 3000 + 30, DAY0 + 2 * 86400 + 3 * 3600 + 1234),
+    "a whole day and cut edges": (DAY0 + 86400 - 3000 + 30, DAY0 + 2 * 86400 + 3 * 3600 + 1234),
+    "cut inside hours": (DAY0 + 86400 - 3000 + 30, DAY0 + 86400 + 3 * 3600 + 1234),
+    "ending just before an hour": (DAY0 + 86400 - 1234, DAY0 + 86400 + 2 * 3600 - 600),
+    "starting just after an hour": (DAY0 + 86400 + 300, DAY0 + 86400 + 4 * 3600),
+    "a day ending before midnight": (DAY0, DAY0 + 86400 - 600),
     "inside one hour": (DAY0 + 86400 - 1500, DAY0 + 86400 - 600),
     "across midnight": (DAY0 + 86400 - 3600, DAY0 + 86400 + 3600),
     "ending on a minute": (DAY0 + 86400 - 1800, DAY0 + 86400 + 7140),
