@@ -2,7 +2,8 @@
 
 The numbers come from the very queries of the Grafana team overview
 (:mod:`deskpulse.boards.dashboards`), expanded for the last ``days`` days and
-every person of the tenant, so the report and the board always agree.
+every person of the tenant, so the report and the board always agree (and read
+the same coarsest rollups: whole days, whole hours, edge minutes).
 
 Names, apps and sites are data from desktops: the terminal report prints them
 through :func:`deskpulse.output.printable` (no escape sequence reaches the
@@ -20,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from deskpulse.boards.dashboards import FLEET, TEAM_OVERVIEW, Board
+from deskpulse.boards.dashboards import FLEET, TEAM_OVERVIEW, Board, by_grain
 from deskpulse.boards.macros import TimeRange, expand
 from deskpulse.output import printable, safe_cell, table
 from deskpulse.sql import SqlStore, literal
@@ -52,13 +53,16 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
             end: dt.datetime | None = None) -> ReportData:
     end = end or dt.datetime.now(dt.UTC)
     r = TimeRange(end - dt.timedelta(days=days), end, interval_s=3600)
+    # everyone with time in the range, from the coarsest rollups (as the panels read)
     _, people_rows = store.query(expand(
-        "SELECT DISTINCT user FROM deskpulse.activity_minutes WHERE $__timeFilter(minute) "
-        f"AND tenant = {literal(tenant)} ORDER BY user", r))
+        f"SELECT DISTINCT user FROM {by_grain('user', f'tenant = {literal(tenant)}')} "
+        "ORDER BY user", r))
     variables = {"tenant": tenant, "team": ["__all"], "person": [p[0] for p in people_rows]}
+    # first and last minute: the store sorted by (tenant, minute) answers from two columns
+    # (a row written twice has the same minute, so no FINAL is needed for min and max)
     _, span = store.query(expand(
         "SELECT toString(min(minute)), toString(max(minute)), count() FROM "
-        "deskpulse.activity_minutes WHERE $__timeFilter(minute) AND tenant = '${tenant}'",
+        "deskpulse.minutes_store WHERE $__timeFilter(minute) AND tenant = '${tenant}'",
         r, variables))
     first, last, rows = span[0]
 
