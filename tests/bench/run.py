@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector, e2e, sink, streams
+from tests.bench import collector, e2e, sink, store, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
     "streams": lambda quick: streams.main(["--events", "20000", "--repeat", "1"] if quick
                                           else ["--events", "200000"]),
     "sink": lambda quick: sink.main(["--spans", "50000" if quick else "400000"]),
+    "store": lambda quick: store.record(store.main(["--people", "20", "--days", "5"] if quick
+                                                 else ["--people", "400", "--days", "20"])),
     "e2e": lambda quick: e2e.main(["--seconds", "10", "--events", "20000"] if quick
                                   else ["--seconds", "60", "--events", "200000"]),
 }

@@ -31,13 +31,16 @@ LABELS = {"code": ("development", "productive"), "firefox": ("development", "pro
           "slack": ("communication", "neutral"), "zoom": ("communication", "neutral")}
 
 
-def produce(bootstrap: str, spans: int, partitions: int, seed: int = 3) -> tuple[int, int]:
-    """``spans`` spans and their rollups; returns (rows they make, messages sent)."""
+def produce(bootstrap: str, spans: int, partitions: int,
+            seed: int = 3) -> tuple[int, int, int]:
+    """``spans`` spans and their rollups; returns (rows they make as span, minute, hour and
+    day rows: the measure of work since the first run), messages sent, and rows stored
+    per event (spans and minutes; hours and days are aggregates since migration 0007)."""
     rng = random.Random(seed)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
                          "compression.type": "lz4", "message.max.bytes": 2_000_000})
     now_s = int(time.time()) - 86_400
-    rows = messages = 0
+    rows = messages = stored = 0
     span_batch: list[dict] = []
     rollup_batch: list[dict] = []
     for i in range(spans):
@@ -65,6 +68,7 @@ def produce(bootstrap: str, spans: int, partitions: int, seed: int = 3) -> tuple
         hours = {m // 3600 for m, _ in minutes}
         days = {m // 86400 for m, _ in minutes}
         rows += 1 + len(minutes) + len(hours) + len(days)
+        stored += 1 + len(minutes)
         if len(span_batch) == PER_MESSAGE or i == spans - 1:
             partition = (i // PER_MESSAGE) % partitions
             for topic, batch in ((topics.SPANS, span_batch), (topics.ROLLUPS, rollup_batch)):
@@ -77,7 +81,7 @@ def produce(bootstrap: str, spans: int, partitions: int, seed: int = 3) -> tuple
                         producer.poll(0.05)
             span_batch, rollup_batch = [], []
     assert producer.flush(120) == 0
-    return rows, messages
+    return rows, messages, stored
 
 
 def measure(spans: int, partitions: int = 4) -> dict[str, float]:
@@ -87,7 +91,7 @@ def measure(spans: int, partitions: int = 4) -> dict[str, float]:
         broker = start_broker(bootstrap, tmp / "broker.log", partitions=partitions)
         try:
             t = time.monotonic()
-            rows, messages = produce(bootstrap, spans, partitions)
+            rows, messages, per_event = produce(bootstrap, spans, partitions)
             print(f"  produced {spans} spans ({rows} rows) in {time.monotonic() - t:.1f}s",
                   flush=True)
             port = free_port()
@@ -98,7 +102,8 @@ def measure(spans: int, partitions: int = 4) -> dict[str, float]:
             try:
                 result = _clock(f"http://127.0.0.1:{port}/health", messages, sink)
                 stored = _stored_rows(f"http://127.0.0.1:{port}/query", token)
-                assert stored == rows, f"the store holds {stored} rows, expected {rows}"
+                assert stored == per_event, \
+                    f"the store holds {stored} per-event rows, expected {per_event}"
                 return {"rows": rows, "seconds": result["seconds"],
                         "rows_per_s": round(rows / result["seconds"])}
             finally:
@@ -116,9 +121,7 @@ def _clock(url: str, messages: int, sink: Child) -> dict[str, float]:
 
 def _stored_rows(url: str, token: str) -> int:
     sql = ("SELECT (SELECT count() FROM deskpulse.spans_store) + "
-           "(SELECT count() FROM deskpulse.minutes_store) + "
-           "(SELECT count() FROM deskpulse.hours_store) + "
-           "(SELECT count() FROM deskpulse.days_store)")
+           "(SELECT count() FROM deskpulse.minutes_store)")
     status, body = http_json(url, timeout=60, body=orjson.dumps({"sql": sql}), token=token)
     assert status == 200, body
     return int(body["rows"][0][0])
