@@ -176,14 +176,15 @@ WHERE m.written_at > coalesce(r.refreshed_at, toDateTime64(0, 3, 'UTC'));
 -- The views below decide which hours are dirty with one scalar subquery, written the same
 -- everywhere: ClickHouse evaluates a scalar subquery once per query and uses its value as a
 -- constant, so an hour is read from the aggregates or from the minutes, never both, even
--- when a mark or a refresh lands while the query runs (two IN subqueries would be two
--- reads). The constant also bounds the minutes read (nothing at all when nothing is dirty).
+-- when a mark or a refresh lands while the query runs (two plain IN subqueries on
+-- rollup_dirty would be two reads). The IN sets are built from that constant
+-- (arrayJoin), and the constant also bounds the minutes read (none when nothing is dirty).
 
 -- hours in milliseconds: the aggregates for clean hours, minutes_store for dirty ones
 CREATE OR REPLACE VIEW deskpulse.rollup_hours_ms AS
 SELECT tenant, user, host, app, domain, hour, category, productivity, active_ms, idle_ms
 FROM deskpulse.hours_agg
-WHERE NOT has((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty), (tenant, hour))
+WHERE (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
 UNION ALL
 SELECT tenant, user, host, app, domain, toStartOfHour(minute) AS hour, category, productivity,
        sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
@@ -191,7 +192,7 @@ FROM deskpulse.minutes_store FINAL
 WHERE minute >= if(empty((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
                    arrayMin(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
   AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
-  AND has((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty), (tenant, toStartOfHour(minute)))
+  AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
 GROUP BY tenant, user, host, app, domain, hour, category, productivity;
 
 -- days in milliseconds: the aggregates for days without a dirty hour; for the others their
@@ -199,7 +200,7 @@ GROUP BY tenant, user, host, app, domain, hour, category, productivity;
 CREATE OR REPLACE VIEW deskpulse.rollup_days_ms AS
 SELECT tenant, user, host, app, domain, day, category, productivity, active_ms, idle_ms
 FROM deskpulse.days_agg
-WHERE NOT has(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), (tenant, day))
+WHERE (tenant, day) NOT IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
 UNION ALL
 SELECT tenant, user, host, app, domain, toDate(hour) AS day, category, productivity,
        sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
@@ -209,8 +210,8 @@ FROM (
     WHERE hour >= if(empty((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
                      toStartOfDay(arrayMin(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))))
       AND hour < toStartOfDay(arrayMax(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))) + 86400
-      AND has(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), (tenant, toDate(hour)))
-      AND NOT has((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty), (tenant, hour))
+      AND (tenant, toDate(hour)) IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+      AND (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
     UNION ALL
     SELECT tenant, user, host, app, domain, toStartOfHour(minute) AS hour, category,
            productivity, active_ms, idle_ms
@@ -218,7 +219,7 @@ FROM (
     WHERE minute >= if(empty((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
                        arrayMin(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
       AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
-      AND has((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty), (tenant, toStartOfHour(minute)))
+      AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
 )
 GROUP BY tenant, user, host, app, domain, day, category, productivity;
 

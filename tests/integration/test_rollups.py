@@ -190,9 +190,9 @@ def test_a_scalar_subquery_is_read_once_per_query_across_union_branches(chdb):
     """The engine fact the views rely on: one dirty set per query (two IN sets may differ)."""
     chdb.command("CREATE OR REPLACE VIEW deskpulse.test_coin AS SELECT toUInt64(rand() % 2) AS x")
     chdb.command("CREATE OR REPLACE VIEW deskpulse.test_sides AS "
-                 "SELECT 1 FROM numbers(1) WHERE has((SELECT groupArray(x) FROM "
-                 "deskpulse.test_coin), 1) UNION ALL SELECT 1 FROM numbers(1) WHERE NOT "
-                 "has((SELECT groupArray(x) FROM deskpulse.test_coin), 1)")
+                 "SELECT 1 FROM numbers(1) WHERE 1 IN (SELECT arrayJoin((SELECT groupArray(x) "
+                 "FROM deskpulse.test_coin))) UNION ALL SELECT 1 FROM numbers(1) WHERE 1 NOT IN "
+                 "(SELECT arrayJoin((SELECT groupArray(x) FROM deskpulse.test_coin)))")
     try:
         counts = {chdb.query("SELECT count() FROM deskpulse.test_sides").result_rows[0][0]
                   for _ in range(40)}
