@@ -184,15 +184,15 @@ WHERE m.written_at > coalesce(r.refreshed_at, toDateTime64(0, 3, 'UTC'));
 CREATE OR REPLACE VIEW deskpulse.rollup_hours_ms AS
 SELECT tenant, user, host, app, domain, hour, category, productivity, active_ms, idle_ms
 FROM deskpulse.hours_agg
-WHERE (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+WHERE (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
 UNION ALL
 SELECT tenant, user, host, app, domain, toStartOfHour(minute) AS hour, category, productivity,
        sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
 FROM deskpulse.minutes_store FINAL
-WHERE minute >= if(empty((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
-                   arrayMin(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
-  AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
-  AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+WHERE minute >= if(empty((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
+                   arrayMin(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+  AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
+  AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
 GROUP BY tenant, user, host, app, domain, hour, category, productivity;
 
 -- days in milliseconds: the aggregates for days without a dirty hour; for the others their
@@ -200,26 +200,26 @@ GROUP BY tenant, user, host, app, domain, hour, category, productivity;
 CREATE OR REPLACE VIEW deskpulse.rollup_days_ms AS
 SELECT tenant, user, host, app, domain, day, category, productivity, active_ms, idle_ms
 FROM deskpulse.days_agg
-WHERE (tenant, day) NOT IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+WHERE (tenant, day) NOT IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
 UNION ALL
 SELECT tenant, user, host, app, domain, toDate(hour) AS day, category, productivity,
        sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
 FROM (
     SELECT tenant, user, host, app, domain, hour, category, productivity, active_ms, idle_ms
     FROM deskpulse.hours_agg
-    WHERE hour >= if(empty((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
-                     toStartOfDay(arrayMin(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))))
-      AND hour < toStartOfDay(arrayMax(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))) + 86400
-      AND (tenant, toDate(hour)) IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
-      AND (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+    WHERE hour >= if(empty((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
+                     toStartOfDay(arrayMin(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))))
+      AND hour < toStartOfDay(arrayMax(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))) + 86400
+      AND (tenant, toDate(hour)) IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+      AND (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
     UNION ALL
     SELECT tenant, user, host, app, domain, toStartOfHour(minute) AS hour, category,
            productivity, active_ms, idle_ms
     FROM deskpulse.minutes_store FINAL
-    WHERE minute >= if(empty((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
-                       arrayMin(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
-      AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
-      AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+    WHERE minute >= if(empty((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
+                       arrayMin(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+      AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
+      AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
 )
 GROUP BY tenant, user, host, app, domain, day, category, productivity;
 
