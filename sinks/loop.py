@@ -51,6 +51,9 @@ class SinkSettings:
     lag_every_s: float = 2.0
     #: seconds between two rollup refreshes (sinks/rollup.py) after a written batch
     refresh_every_s: float = 5.0
+    #: margin for other writers' inserts in flight (several sinks on one store): see
+    #: :func:`sinks.rollup.refresh`; 0 with one sink (the embedded stack)
+    refresh_lag_s: float = 0.0
 
 
 @dataclass

@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     kafka = KafkaSettings(bootstrap=args.bootstrap,
                           extra=MappingProxyType(kafka_extra_from_env(environ)))
     loop = SinkLoop(kafka, ClickHouseWriter(writer_client), state=state,
-                    refresher=lambda: rollup.refresh(ClientStore(writer_client)))
+                    refresher=lambda: rollup.refresh(ClientStore(writer_client),
+                                                     lag_s=loop.settings.refresh_lag_s))
     endpoint = StoreEndpoint(host=args.http_host, port=args.http_port, token=token,
                              health=state.as_dict,
                              query=ReadOnlyQueries(dsn, limits),  # a handle of its own

@@ -53,9 +53,12 @@ def dirty_days(store: SqlStore) -> list[dt.date]:
             for r in rows]
 
 
-def _watermark(store: SqlStore) -> str:
+def _watermark(store: SqlStore, lag_s: float = 0.0) -> str:
+    """``t0``: now minus 1 ms (minus ``lag_s``: other processes' writes in flight)."""
+    lag_ms = 1 + int(lag_s * 1000)
     with WRITES:
-        _, rows = store.query("SELECT toString(now64(3, 'UTC') - toIntervalMillisecond(1))")
+        _, rows = store.query(
+            f"SELECT toString(now64(3, 'UTC') - toIntervalMillisecond({lag_ms}))")
     return str(rows[0][0])
 
 
@@ -102,10 +105,16 @@ def refresh_day(store: SqlStore, day: dt.date, t0: str) -> tuple[int, int]:
     return hour_rows, day_rows
 
 
-def refresh(store: SqlStore, days: list[dt.date] | None = None) -> Refreshed:
-    """Recompute the dirty days (or ``days``); see the module docstring."""
+def refresh(store: SqlStore, days: list[dt.date] | None = None,
+            lag_s: float = 0.0) -> Refreshed:
+    """Recompute the dirty days (or ``days``); see the module docstring.
+
+    ``lag_s``: when other processes write into the same store (several sinks), a margin
+    longer than any of their inserts takes: hours they marked in the last ``lag_s``
+    seconds stay dirty, so a write still in flight elsewhere is never taken as included.
+    """
     with _REFRESH:
-        t0 = _watermark(store)
+        t0 = _watermark(store, lag_s)
         todo = sorted(set(days)) if days is not None else dirty_days(store)[:MAX_DAYS]
         hour_rows = day_rows = 0
         for day in todo:
