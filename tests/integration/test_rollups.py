@@ -125,11 +125,13 @@ def test_replays_in_other_batches_and_duplicates_never_count_twice(chdb):
 def test_a_refresh_that_dies_halfway_changes_no_total(chdb):
     tenant = "t-crash"
     recs = records(tenant)
-    want = expected(recs)
+    # the same events again, and new ones at the same times (on both days)
+    more = recs + [dict(r, event_id=r["event_id"] + "-new") for r in recs[::2]]
+    want = expected(more)
     store = ClientStore(chdb)
     write(chdb, recs, "crash-1")
     rollup.refresh(store)
-    write(chdb, recs, "crash-2")  # replayed: dirty again
+    write(chdb, more, "crash-2")  # replayed and new: dirty again
 
     class DiesAtSecondSwap:
         def __init__(self) -> None:
