@@ -58,7 +58,7 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
         f"SELECT DISTINCT user FROM {by_grain('user', f'tenant = {literal(tenant)}')} "
         "ORDER BY user", r))
     variables = {"tenant": tenant, "team": ["__all"], "person": [p[0] for p in people_rows]}
-    # first and last minute: the store sorted by (tenant, minute) answers from two columns
+    # first and last minute: the store sorted by (tenant, hour, ...) answers from two columns
     # (a row written twice has the same minute, so no FINAL is needed for min and max)
     _, span = store.query(expand(
         "SELECT toString(min(minute)), toString(max(minute)), count() FROM "

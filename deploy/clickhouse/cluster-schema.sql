@@ -551,7 +551,7 @@ CREATE TABLE IF NOT EXISTS deskpulse.minutes_store_v7_local ON CLUSTER '{cluster
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/minutes_store_v7_local', '{replica}')
 PARTITION BY toYYYYMM(minute)
-ORDER BY (tenant, minute, user, host, app, domain, event_id)
+ORDER BY (tenant, toStartOfHour(minute), user, minute, host, app, domain, event_id)
 TTL minute + INTERVAL 730 DAY;
 
 CREATE TABLE IF NOT EXISTS deskpulse.minutes_store_v7 ON CLUSTER '{cluster}' AS deskpulse.minutes_store_v7_local
@@ -729,4 +729,4 @@ DROP TABLE IF EXISTS deskpulse.days_store ON CLUSTER '{cluster}';
 
 DROP TABLE IF EXISTS deskpulse.days_store_local ON CLUSTER '{cluster}' SYNC;
 
-INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (7, 'aggregate_rollups', '1503ca3ccf793b32');
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (7, 'aggregate_rollups', 'c113cca8b0f9a2c9');

@@ -11,9 +11,11 @@
 -- rows that collapse in minutes_store and marks their hours dirty: the aggregates are a
 -- function of the set of distinct events, never of how often one was written.
 --
--- 1. minutes_store is rebuilt sorted by time first (tenant, minute, user, ...), so that a
---    day's or an hour's rows are one range (the refresh and the dirty-hour reads); same
---    key columns, so the same rows collapse. Rows the sink writes meanwhile reach a
+-- 1. minutes_store is rebuilt sorted by hour first (tenant, hour, user, minute, ...), so
+--    that a day's or an hour's rows are one range (the refresh and the dirty-hour reads),
+--    while a person's rows of an hour stay together (they compress as well as before:
+--    sorted by minute first, 1,600 people took 31.6 KB per person-day instead of 22);
+--    same key columns plus a function of one of them, so the same rows collapse. Rows the sink writes meanwhile reach a
 --    catch-up table too and are put into the new table afterwards (as in 0006).
 -- 2. hours_agg and days_agg are created and filled from the old per-event hours_store and
 --    days_store (FINAL, so each event once), then those and their views are dropped.
@@ -85,7 +87,7 @@ CREATE OR REPLACE TABLE deskpulse.minutes_store
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(minute)
-ORDER BY (tenant, minute, user, host, app, domain, event_id)
+ORDER BY (tenant, toStartOfHour(minute), user, minute, host, app, domain, event_id)
 TTL minute + INTERVAL 730 DAY
 SETTINGS non_replicated_deduplication_window = 1000
 AS SELECT * FROM deskpulse.minutes_store;

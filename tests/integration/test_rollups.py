@@ -275,4 +275,5 @@ def test_migration_converts_old_rollups_with_the_same_totals(tmp_path):
     assert r["retention"]["hours"] == 400, "the old table's retention moves to the new one"
     assert r["retention"]["days"] == 730
     assert r["tables"] == [], "old per-event tables and scratch tables gone"
-    assert r["key"] == [["tenant, minute, user, host, app, domain, event_id"]]
+    assert r["key"] == [["tenant, toStartOfHour(minute), user, minute, host, app, domain, "
+                         "event_id"]]
