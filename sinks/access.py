@@ -19,7 +19,7 @@ not implement access management (``CREATE ROLE`` / ``ROW POLICY`` are refused).
 from __future__ import annotations
 
 #: the tables holding rows about a person (the views read these)
-PERSONAL_TABLES = ("spans_store", "minutes_store", "hours_store", "days_store",
+PERSONAL_TABLES = ("spans_store", "minutes_store", "hours_agg", "days_agg",
                    "deadletter_store")
 VIEWS = ("activity_spans", "activity_minutes", "activity_hourly", "activity_daily",
          "deadletter", "people", "collectors")

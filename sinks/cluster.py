@@ -40,7 +40,7 @@ from sinks.migrate import LEDGER_DDL, Migration
 EVERYWHERE = frozenset({"team_members_store", "schema_migrations"})
 SHARDING_KEY = "cityHash64(tenant, user)"
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS deskpulse\.(\w+)\s*\(", re.S)
-_ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree|MergeTree)(?:\(([^)]*)\))?")
+_ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree|SummingMergeTree|MergeTree)(?:\(([^)]*\)?)\))?")
 _LOCAL_ONLY_SETTING = re.compile(r"\nSETTINGS non_replicated_deduplication_window = \d+")
 _REBUILD = re.compile(r"^CREATE OR REPLACE TABLE deskpulse\.(\w+)\s*\((.*)\nAS SELECT \* FROM "
                       r"deskpulse\.(\w+)$", re.S)

@@ -77,7 +77,7 @@ VERIFY_SETTINGS = ", ".join(f"{name} = {value}" for name, value in {
 }.items())
 
 #: tables and how a person's rows are found in them (``deadletter`` is special)
-TABLES = ("spans_store", "minutes_store", "hours_store", "days_store", "deadletter_store",
+TABLES = ("spans_store", "minutes_store", "hours_agg", "days_agg", "deadletter_store",
           "team_members_store")
 
 # The key of a JSON field, each letter optionally written as a \u escape, then the colon.

@@ -11,6 +11,10 @@ with a bounded exponential back-off; nothing unwritten is ever committed.
 While writes fail, ``/health`` reports the sink not ready and not writing, with the
 last error and its age, and the lag counts the messages held unwritten as well as
 those not read yet.
+
+Between batches (every ``refresh_every_s`` at most) the loop refreshes the hour and day
+aggregates (:mod:`sinks.rollup`); each batch write holds :data:`sinks.rollup.WRITES`, so
+a refresh's watermark never falls inside a write.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -26,6 +31,7 @@ from deskpulse.core import faults
 from deskpulse.core.errors import StoreUnavailable
 from deskpulse.core.settings import KafkaSettings
 from schemas import topics
+from sinks import rollup
 from sinks.batch import Batch
 from sinks.writer import BodyWriter
 
@@ -43,6 +49,13 @@ class SinkSettings:
     backoff_max_s: float = 10.0
     session_timeout_ms: int = 6000
     lag_every_s: float = 2.0
+    #: seconds between two rollup refreshes (sinks/rollup.py) after a written batch; each
+    #: recomputes the days written since (about 1-2 s per day at 1,600 people), so not
+    #: too often while catching up (the views are exact meanwhile)
+    refresh_every_s: float = 30.0
+    #: margin for other writers' inserts in flight (several sinks on one store): see
+    #: :func:`sinks.rollup.refresh`; 0 with one sink (the embedded stack)
+    refresh_lag_s: float = 0.0
 
 
 @dataclass
@@ -92,8 +105,12 @@ class SinkState:
 
 class SinkLoop:
     def __init__(self, kafka: KafkaSettings, writer: BodyWriter,
-                 settings: SinkSettings | None = None, state: SinkState | None = None) -> None:
+                 settings: SinkSettings | None = None, state: SinkState | None = None,
+                 refresher: Callable[[], object] | None = None) -> None:
         self.settings = settings or SinkSettings()
+        self._refresher = refresher
+        self._refreshed = 0.0
+        self._pending_refresh = True  # hours may be dirty from before this process
         self.state = state or SinkState()
         self._writer = writer
         self._consumer = Consumer(kafka.group_consumer(self.settings.group_id,
@@ -136,6 +153,8 @@ class SinkLoop:
             self._flush(stop)
         if time.monotonic() - self._lag_checked >= self.settings.lag_every_s:
             self._update_lag()
+        if not self._batch.messages:
+            self._refresh()
 
     def _update_lag(self) -> None:
         """Messages not yet written: high watermark minus the first unwritten offset.
@@ -172,8 +191,9 @@ class SinkLoop:
             try:
                 if faults.failing("sink.write"):
                     raise StoreUnavailable("ClickHouse unreachable (fault injection)")
-                for table, body, token in batch.writes():
-                    self._writer.write(table, body, token)
+                with rollup.WRITES:  # a refresh's watermark never falls inside a write
+                    for table, body, token in batch.writes():
+                        self._writer.write(table, body, token)
                 break
             except StoreUnavailable as exc:
                 with self.state.lock:
@@ -213,6 +233,22 @@ class SinkLoop:
             self.state.batches += 1
             self.state.poisoned += batch.poisoned
         self._batch = Batch()
+        self._pending_refresh = True
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Bring the hour and day aggregates up to date now and then; a failure only leaves
+        hours dirty (the views read them exactly from the minutes meanwhile)."""
+        if self._refresher is None or not self._pending_refresh or \
+                time.monotonic() - self._refreshed < self.settings.refresh_every_s:
+            return
+        self._refreshed = time.monotonic()
+        self._pending_refresh = False
+        try:
+            self._refresher()
+        except Exception as exc:  # noqa: BLE001 - the next refresh redoes the day
+            self._pending_refresh = True
+            logger.warning("rollup refresh failed (retried later): %s", exc)
 
     def _keep_membership(self, batch: Batch) -> None:
         """Serve the group protocol while paused, losing no message.

@@ -29,7 +29,7 @@ from deskpulse.core.metrics import Metric, prometheus_text
 from deskpulse.core.procs import add_process_options, exit_when_orphaned, stop_on_signals
 from deskpulse.core.settings import ENV_CLICKHOUSE, KafkaSettings, kafka_extra_from_env
 from sinks import admin as admin_ops
-from sinks import migrate
+from sinks import migrate, rollup
 from sinks.loop import SinkLoop, SinkState
 from sinks.readonly import QueryLimits
 from sinks.server import StoreEndpoint
@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     state = SinkState()
     kafka = KafkaSettings(bootstrap=args.bootstrap,
                           extra=MappingProxyType(kafka_extra_from_env(environ)))
-    loop = SinkLoop(kafka, ClickHouseWriter(writer_client), state=state)
+    loop = SinkLoop(kafka, ClickHouseWriter(writer_client), state=state,
+                    refresher=lambda: rollup.refresh(ClientStore(writer_client),
+                                                     lag_s=loop.settings.refresh_lag_s))
     endpoint = StoreEndpoint(host=args.http_host, port=args.http_port, token=token,
                              health=state.as_dict,
                              query=ReadOnlyQueries(dsn, limits),  # a handle of its own

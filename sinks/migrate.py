@@ -7,7 +7,8 @@ separated by a ``;`` at the end of a line.
 A migration that rebuilds a table (``CREATE OR REPLACE TABLE``, e.g. to change its
 sorting key) states the default TTL; the runner puts back the retention the table
 had before (``deskpulse db retention``), so an upgrade never changes how long data
-is kept.
+is kept. A migration that moves a table's rows into a new table says so in a comment
+line ``-- keeps retention: OLD -> NEW``; the runner gives NEW the retention OLD had.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _REBUILD = re.compile(r"^CREATE OR REPLACE TABLE deskpulse\.(\w+)\s*\(")
+_MOVED = re.compile(r"^-- keeps retention: (\w+) -> (\w+)$", re.M)
+_TTL_DAYS = re.compile(r"\bTTL (.*?) \+ toIntervalDay\((\d+)\)")
 LEDGER_DDL = (
     "CREATE TABLE IF NOT EXISTS deskpulse.schema_migrations "
     "(version UInt32, name String, checksum String, applied_at DateTime('UTC') DEFAULT now()) "
@@ -45,6 +48,10 @@ class Migration:
         body = "\n".join(line for line in self.sql.splitlines()
                          if not line.lstrip().startswith("--"))
         return [s.strip() for s in re.split(r";\s*$", body, flags=re.M) if s.strip()]
+
+    def moved_tables(self) -> dict[str, str]:
+        """Old table -> the new table that takes its rows (and its retention)."""
+        return dict(_MOVED.findall(self.sql))
 
     def rebuilt_tables(self) -> set[str]:
         """Tables this migration rebuilds (``CREATE OR REPLACE TABLE``)."""
@@ -72,6 +79,21 @@ def applied_versions(client: SqlStore) -> set[int]:
     return {int(row[0]) for row in rows}
 
 
+def _ttl_days(client: SqlStore, moved: dict[str, str]) -> dict[str, int]:
+    """New table -> the days of the TTL its old table has now (old tables without one: out)."""
+    if not moved:
+        return {}
+    _, rows = client.query("SELECT name, engine_full FROM system.tables "
+                           "WHERE database = 'deskpulse'")
+    engines = {name: engine for name, engine in rows}
+    out = {}
+    for old, new in moved.items():
+        match = _TTL_DAYS.search(engines.get(old, ""))
+        if match:
+            out[new] = int(match.group(2))
+    return out
+
+
 def apply(client: SqlStore) -> list[Migration]:
     """Apply every pending migration; returns what was applied (empty when up to date)."""
     from sinks import retention
@@ -82,8 +104,13 @@ def apply(client: SqlStore) -> list[Migration]:
         kept = {name: days for name, days in retention.current(client).items()
                 if days is not None and retention.RETENTION[name][0] in rebuilt} \
             if rebuilt else {}
+        moved = _ttl_days(client, migration.moved_tables())
         for statement in migration.statements():
             client.command(statement)
+        for new, days in moved.items():
+            name = next(n for n, (table, _) in retention.RETENTION.items() if table == new)
+            logger.info("keeping the retention of %s at %d days in %s", name, days, new)
+            client.command(retention.statement(name, days))
         after = retention.current(client) if kept else {}
         for name, days in kept.items():
             if after.get(name) != days:

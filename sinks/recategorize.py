@@ -11,11 +11,12 @@ relabel history:
    worker);
 2. the labels go into a scratch table; every span whose label changed is written
    again with the new one;
-3. every minute, hour and day row of those events is written again with its
-   event's new label.
+3. every minute row of those events is written again with its event's new label;
+4. the hours from ``DATE`` on are marked dirty and their days recomputed into the hour
+   and day aggregates (:mod:`sinks.rollup`), which are always derived from the minutes.
 
-Rows written again keep their sorting key, so the ReplacingMergeTree stores keep
-the new row and drop the old one: the views show the new labels, and no total
+Rows written again keep their sorting key, so the ReplacingMergeTree store keeps
+the new row and drops the old one: the views show the new labels, and no total
 moves. Only events whose spans are still stored can be relabelled (spans are kept
 90 days by default, rollups two years: ``deskpulse db retention``).
 """
@@ -30,11 +31,12 @@ from dataclasses import dataclass
 
 from deskpulse.core.sql import SqlStore, literal
 from schemas.categories import TenantMatcher
+from sinks import rollup
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 5000
-ROLLUP_STORES = (("minutes_store", "minute"), ("hours_store", "hour"), ("days_store", "day"))
+ROLLUP_STORES = (("minutes_store", "minute"),)
 _ROLLUP_COLUMNS = "tenant, user, host, app, domain, {time}, event_id, active_ms, idle_ms"
 _SPAN_COLUMNS = "event_id, tenant, user, host, app, exe, title, url, domain, start, end, idle"
 
@@ -85,6 +87,15 @@ def rewrite(store: SqlStore, table: str, columns: str, source: str, labels: str,
     return count
 
 
+def refresh_all(store: SqlStore, progress: Callable[[str], None]) -> None:
+    """Refresh the aggregates until no day is dirty (bounded: history / MAX_DAYS rounds)."""
+    for _ in range(1 + 800 // rollup.MAX_DAYS):
+        done = rollup.refresh(store)
+        if not done.days:
+            return
+        progress(f"aggregates: {len(done.days)} days recomputed")
+
+
 def recategorize(store: SqlStore, matcher: TenantMatcher, tenant: str, since: dt.date,
                  progress: Callable[[str], None] = lambda _: None) -> Relabelled:
     """Relabel the tenant's history since ``since`` with ``matcher``'s rules."""
@@ -125,5 +136,8 @@ def recategorize(store: SqlStore, matcher: TenantMatcher, tenant: str, since: dt
     finally:
         store.command(f"DROP TABLE IF EXISTS deskpulse.{scratch}")
         store.command(f"DROP TABLE IF EXISTS deskpulse.{events}")
+    if rows.get("minutes_store"):
+        rollup.mark_all(store, tenant, dt.datetime.combine(since, dt.time()))
+        refresh_all(store, progress)
     logger.info("recategorized tenant %s since %s: %s", tenant, since, rows)
     return Relabelled(len(activities), rows)

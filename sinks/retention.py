@@ -15,8 +15,8 @@ from deskpulse.core.sql import SqlStore
 RETENTION = {
     "spans": ("spans_store", "toDateTime(start)"),
     "minutes": ("minutes_store", "minute"),
-    "hours": ("hours_store", "hour"),
-    "days": ("days_store", "day"),
+    "hours": ("hours_agg", "hour"),
+    "days": ("days_agg", "day"),
     "deadletter": ("deadletter_store", "toDateTime(received_at)"),
 }
 _TTL_DAYS = re.compile(r"\bTTL .*?\+ toIntervalDay\((\d+)\)")

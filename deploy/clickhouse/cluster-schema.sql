@@ -477,7 +477,261 @@ DROP TABLE IF EXISTS deskpulse.spans_rekey_catchup_local ON CLUSTER '{cluster}' 
 
 INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (6, 'event_identity', 'a78344926b0be02b');
 
--- 0007_subject_access_audit
+-- 0007_aggregate_rollups
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_rekey_catchup_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    minute DateTime('UTC'),
+    event_id String,
+    active_ms UInt32,
+    idle_ms UInt32,
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/deskpulse/minutes_rekey_catchup_local', '{replica}')
+ORDER BY (tenant, minute);
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_rekey_catchup ON CLUSTER '{cluster}' AS deskpulse.minutes_rekey_catchup_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'minutes_rekey_catchup_local', cityHash64(tenant, user));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.minutes_rekey_catchup_mv ON CLUSTER '{cluster}' TO deskpulse.minutes_rekey_catchup AS
+SELECT tenant, user, host, app, domain, toDateTime(m.1, 'UTC') AS minute, event_id,
+       if(idle, 0, m.2) AS active_ms, if(idle, m.2, 0) AS idle_ms, category, productivity
+FROM deskpulse.rollups_in
+ARRAY JOIN minutes AS m;
+
+CREATE TABLE IF NOT EXISTS deskpulse.rollup_marks_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    hour DateTime('UTC'),
+    written_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/rollup_marks_local', '{replica}', written_at)
+ORDER BY (tenant, hour)
+SETTINGS replicated_deduplication_window = 0;
+
+CREATE TABLE IF NOT EXISTS deskpulse.rollup_marks ON CLUSTER '{cluster}' AS deskpulse.rollup_marks_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'rollup_marks_local', rand());
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.rollup_marks_mv ON CLUSTER '{cluster}' TO deskpulse.rollup_marks AS
+SELECT DISTINCT tenant, toDateTime(intDiv(m.1, 3600) * 3600, 'UTC') AS hour,
+       now64(3, 'UTC') AS written_at
+FROM deskpulse.rollups_in
+ARRAY JOIN minutes AS m;
+
+CREATE TABLE IF NOT EXISTS deskpulse.rollup_refreshes_local ON CLUSTER '{cluster}'
+(
+    day Date,
+    refreshed_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/rollup_refreshes_local', '{replica}', refreshed_at)
+ORDER BY day;
+
+CREATE TABLE IF NOT EXISTS deskpulse.rollup_refreshes ON CLUSTER '{cluster}' AS deskpulse.rollup_refreshes_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'rollup_refreshes_local', rand());
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_store_v7_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    minute DateTime('UTC') CODEC(Delta, ZSTD(1)),
+    event_id String CODEC(ZSTD(1)),
+    active_ms UInt32 CODEC(ZSTD(1)),
+    idle_ms UInt32 CODEC(ZSTD(1)),
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/minutes_store_v7_local', '{replica}')
+PARTITION BY toYYYYMM(minute)
+ORDER BY (tenant, toStartOfHour(minute), user, minute, host, app, domain, event_id)
+TTL minute + INTERVAL 730 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_store_v7 ON CLUSTER '{cluster}' AS deskpulse.minutes_store_v7_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'minutes_store_v7_local', cityHash64(tenant, user));
+
+INSERT INTO deskpulse.minutes_store_v7 SELECT * FROM deskpulse.minutes_store SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+EXCHANGE TABLES deskpulse.minutes_store_local AND deskpulse.minutes_store_v7_local ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.minutes_store_v7 ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.minutes_store_v7_local ON CLUSTER '{cluster}' SYNC;
+
+INSERT INTO deskpulse.minutes_store SELECT * FROM deskpulse.minutes_rekey_catchup
+SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+DROP VIEW IF EXISTS deskpulse.minutes_rekey_catchup_mv ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.minutes_rekey_catchup ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.minutes_rekey_catchup_local ON CLUSTER '{cluster}' SYNC;
+
+CREATE TABLE IF NOT EXISTS deskpulse.hours_agg_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    category LowCardinality(String),
+    productivity LowCardinality(String),
+    hour DateTime('UTC'),
+    active_ms UInt64 CODEC(T64, ZSTD(1)),
+    idle_ms UInt64 CODEC(T64, ZSTD(1))
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/deskpulse/hours_agg_local', '{replica}', (active_ms, idle_ms))
+PARTITION BY toDate(hour)
+ORDER BY (tenant, user, hour, host, app, domain, category, productivity)
+TTL hour + INTERVAL 730 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.hours_agg ON CLUSTER '{cluster}' AS deskpulse.hours_agg_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'hours_agg_local', cityHash64(tenant, user));
+
+CREATE TABLE IF NOT EXISTS deskpulse.days_agg_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    category LowCardinality(String),
+    productivity LowCardinality(String),
+    day Date,
+    active_ms UInt64 CODEC(T64, ZSTD(1)),
+    idle_ms UInt64 CODEC(T64, ZSTD(1))
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/deskpulse/days_agg_local', '{replica}', (active_ms, idle_ms))
+PARTITION BY day
+ORDER BY (tenant, user, day, host, app, domain, category, productivity)
+TTL day + INTERVAL 730 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.days_agg ON CLUSTER '{cluster}' AS deskpulse.days_agg_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'days_agg_local', cityHash64(tenant, user));
+
+CREATE TABLE IF NOT EXISTS deskpulse.rollup_conversion_local ON CLUSTER '{cluster}'
+(
+    started_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/deskpulse/rollup_conversion_local', '{replica}')
+ORDER BY tuple();
+
+CREATE TABLE IF NOT EXISTS deskpulse.rollup_conversion ON CLUSTER '{cluster}' AS deskpulse.rollup_conversion_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'rollup_conversion_local', rand());
+
+INSERT INTO deskpulse.rollup_conversion SELECT now64(3, 'UTC') - toIntervalMillisecond(1) SETTINGS insert_distributed_sync = 1;
+
+INSERT INTO deskpulse.hours_agg
+SELECT tenant, user, host, app, domain, category, productivity, hour,
+       sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
+FROM deskpulse.hours_store FINAL
+GROUP BY tenant, user, host, app, domain, category, productivity, hour
+SETTINGS max_partitions_per_insert_block = 0, insert_deduplicate = 0, insert_distributed_sync = 1;
+
+INSERT INTO deskpulse.days_agg
+SELECT tenant, user, host, app, domain, category, productivity, day,
+       sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
+FROM deskpulse.days_store FINAL
+GROUP BY tenant, user, host, app, domain, category, productivity, day
+SETTINGS max_partitions_per_insert_block = 0, insert_deduplicate = 0, insert_distributed_sync = 1;
+
+INSERT INTO deskpulse.rollup_refreshes
+SELECT DISTINCT day, (SELECT max(started_at) FROM deskpulse.rollup_conversion)
+FROM deskpulse.days_agg SETTINGS insert_distributed_sync = 1;
+
+DROP TABLE IF EXISTS deskpulse.rollup_conversion ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.rollup_conversion_local ON CLUSTER '{cluster}' SYNC;
+
+CREATE OR REPLACE VIEW deskpulse.rollup_dirty ON CLUSTER '{cluster}' AS
+SELECT m.tenant AS tenant, m.hour AS hour
+FROM deskpulse.rollup_marks AS m
+LEFT JOIN (SELECT day, max(refreshed_at) AS refreshed_at FROM deskpulse.rollup_refreshes
+           GROUP BY day) AS r ON r.day = toDate(m.hour)
+WHERE m.written_at > coalesce(r.refreshed_at, toDateTime64(0, 3, 'UTC'));
+
+CREATE OR REPLACE VIEW deskpulse.rollup_hours_ms ON CLUSTER '{cluster}' AS
+SELECT tenant, user, host, app, domain, hour, category, productivity, active_ms, idle_ms
+FROM deskpulse.hours_agg
+WHERE (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+UNION ALL
+SELECT tenant, user, host, app, domain, toStartOfHour(minute) AS hour, category, productivity,
+       sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
+FROM deskpulse.minutes_store FINAL
+WHERE minute >= if(empty((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
+                   arrayMin(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+  AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
+  AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+GROUP BY tenant, user, host, app, domain, hour, category, productivity;
+
+CREATE OR REPLACE VIEW deskpulse.rollup_days_ms ON CLUSTER '{cluster}' AS
+SELECT tenant, user, host, app, domain, day, category, productivity, active_ms, idle_ms
+FROM deskpulse.days_agg
+WHERE (tenant, day) NOT IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+UNION ALL
+SELECT tenant, user, host, app, domain, toDate(hour) AS day, category, productivity,
+       sum(active_ms) AS active_ms, sum(idle_ms) AS idle_ms
+FROM (
+    SELECT tenant, user, host, app, domain, hour, category, productivity, active_ms, idle_ms
+    FROM deskpulse.hours_agg
+    WHERE hour >= if(empty((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
+                     toStartOfDay(arrayMin(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))))
+      AND hour < toStartOfDay(arrayMax(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))) + 86400
+      AND (tenant, toDate(hour)) IN (SELECT arrayJoin(arrayMap(x -> (x.1, toDate(x.2)), (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+      AND (tenant, hour) NOT IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+    UNION ALL
+    SELECT tenant, user, host, app, domain, toStartOfHour(minute) AS hour, category,
+           productivity, active_ms, idle_ms
+    FROM deskpulse.minutes_store FINAL
+    WHERE minute >= if(empty((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)), toDateTime(4294967295, 'UTC'),
+                       arrayMin(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))))
+      AND minute < arrayMax(arrayMap(x -> x.2, (SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty))) + 3600
+      AND (tenant, toStartOfHour(minute)) IN (SELECT arrayJoin((SELECT groupUniqArray((tenant, hour)) FROM deskpulse.rollup_dirty)))
+)
+GROUP BY tenant, user, host, app, domain, day, category, productivity;
+
+CREATE OR REPLACE VIEW deskpulse.activity_hourly ON CLUSTER '{cluster}' AS
+SELECT tenant, user, host, app, domain, hour, category, productivity,
+       active_ms / 1000 AS active_seconds, idle_ms / 1000 AS idle_seconds
+FROM deskpulse.rollup_hours_ms;
+
+CREATE OR REPLACE VIEW deskpulse.activity_daily ON CLUSTER '{cluster}' AS
+SELECT tenant, user, host, app, domain, day, category, productivity,
+       active_ms / 1000 AS active_seconds, idle_ms / 1000 AS idle_seconds
+FROM deskpulse.rollup_days_ms;
+
+CREATE OR REPLACE VIEW deskpulse.people ON CLUSTER '{cluster}' AS
+SELECT
+    tenant, user,
+    groupUniqArray(host) AS hosts,
+    min(day) AS first_day,
+    max(day) AS last_day,
+    sum(active_ms) / 3600000 AS active_hours
+FROM deskpulse.rollup_days_ms
+GROUP BY tenant, user;
+
+DROP VIEW IF EXISTS deskpulse.hours_v4_mv ON CLUSTER '{cluster}';
+
+DROP VIEW IF EXISTS deskpulse.days_v4_mv ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.hours_store ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.hours_store_local ON CLUSTER '{cluster}' SYNC;
+
+DROP TABLE IF EXISTS deskpulse.days_store ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.days_store_local ON CLUSTER '{cluster}' SYNC;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (7, 'aggregate_rollups', 'c113cca8b0f9a2c9');
+
+-- 0008_subject_access_audit
 
 CREATE TABLE IF NOT EXISTS deskpulse.subject_access_audit_local ON CLUSTER '{cluster}'
 (
@@ -492,4 +746,4 @@ ORDER BY (tenant, requested_at);
 CREATE TABLE IF NOT EXISTS deskpulse.subject_access_audit ON CLUSTER '{cluster}' AS deskpulse.subject_access_audit_local
 ENGINE = Distributed('{cluster}', 'deskpulse', 'subject_access_audit_local', rand());
 
-INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (7, 'subject_access_audit', '6321b2fbf4ac9c5f');
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (8, 'subject_access_audit', '6321b2fbf4ac9c5f');

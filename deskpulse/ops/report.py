@@ -27,7 +27,7 @@ from deskpulse.core.errors import ConfigError
 from deskpulse.core.output import printable, table
 from deskpulse.core.sql import SqlStore, literal
 from deskpulse.ops import charts
-from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board, variable
+from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board, by_grain, variable
 from deskpulse.ops.boards.macros import TimeRange, expand
 
 
@@ -91,9 +91,10 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
     end = end or dt.datetime.now(dt.UTC)
     start = start or end - dt.timedelta(days=days)
     r = TimeRange(start, end, interval_s=3600)
+    # everyone with time in the range, from the coarsest rollups (as the panels read)
     _, people_rows = store.query(expand(
-        "SELECT DISTINCT user FROM deskpulse.activity_minutes WHERE $__timeFilter(minute) "
-        f"AND tenant = {literal(tenant)} ORDER BY user", r))
+        f"SELECT DISTINCT user FROM {by_grain('user', f'tenant = {literal(tenant)}')} "
+        "ORDER BY user", r))
     people = [p[0] for p in people_rows]
     if teams:
         members = team_members(store, tenant, teams, r)
@@ -101,9 +102,11 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
     if users:
         people = [p for p in people if p in set(users)]
     variables = {"tenant": tenant, "team": ["__all"], "person": people, "tz": timezone}
+    # first and last minute: the store sorted by (tenant, hour, ...) answers from two columns
+    # (a row written twice has the same minute, so no FINAL is needed for min and max)
     _, span = store.query(expand(
         "SELECT toString(min(minute), '${tz}'), toString(max(minute), '${tz}'), count() "
-        "FROM deskpulse.activity_minutes WHERE $__timeFilter(minute) AND tenant = '${tenant}' "
+        "FROM deskpulse.minutes_store WHERE $__timeFilter(minute) AND tenant = '${tenant}' "
         "AND user IN (${person:singlequote})", r, variables))
     first, last, rows = span[0]
 

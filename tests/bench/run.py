@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.bench import collector, e2e, kafka, package, peers, scaling, sink, streams
+from tests.bench import collector, e2e, kafka, package, peers, scaling, sink, store, streams
 
 BENCHES = {
     "collector": lambda quick: collector.main(["--seconds", "30" if quick else "180"]),
@@ -17,6 +17,8 @@ BENCHES = {
                                           else ["--events", "200000", "--spans", "200000"]),
     "package": lambda quick: package.main(["--seconds", "20" if quick else "120",
                                            "--starts", "3" if quick else "5"]),
+    "store": lambda quick: store.record(store.main(["--people", "20", "--days", "5"] if quick
+                                                 else ["--people", "400", "--days", "20"])),
     "e2e": lambda quick: e2e.main(["--seconds", "10", "--events", "20000"] if quick
                                   else ["--seconds", "60", "--events", "200000"]),
     "kafka": lambda quick: kafka.main(["--events", "20000", "--repeat", "1", "--seconds", "10"]

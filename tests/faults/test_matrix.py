@@ -10,7 +10,9 @@ Each fault hits a pipeline that keeps running, one after the other:
 6. a burst at ten times the fleet's rate.
 
 Then the ledger: every event each collector ever spooled is in ClickHouse exactly
-once (its span once, and its user's minutes add up to the durations, to the ms).
+once (its span once, and its user's minutes add up to the durations, to the ms), in
+the hourly and daily views too, and in the aggregate tables ``hours_agg`` and
+``days_agg`` once the sink has refreshed them.
 
 `make test` runs it small (CI); `make faults` runs it at full size
 (FAULTS_SCALE=full: 2-minute outage, a minute of failing writes).
@@ -185,3 +187,20 @@ def assert_ledger(p: Pipeline) -> None:
                            "* 1000)) FROM deskpulse.activity_minutes WHERE tenant = 'faults' "
                            "GROUP BY user"))
     assert minutes == per_user, "activity_minutes counts every event exactly once"
+    for view in ("activity_hourly", "activity_daily"):
+        totals = dict(p.query("SELECT user, toInt64(round(sum(active_seconds + "
+                              f"idle_seconds) * 1000)) FROM deskpulse.{view} "
+                              "WHERE tenant = 'faults' GROUP BY user"))
+        assert totals == per_user, f"{view} counts every event exactly once"
+
+    # the sink refreshes the aggregates between batches: once no hour is dirty, the
+    # aggregate tables alone hold every event exactly once
+    def dirty() -> int:
+        return int(p.query("SELECT count() FROM deskpulse.rollup_dirty "
+                           "WHERE tenant = 'faults'")[0][0])
+    wait_for(lambda: dirty() == 0, 120, "the aggregates refreshed", interval=1)
+    for table in ("hours_agg", "days_agg"):
+        totals = dict(p.query("SELECT user, toInt64(sum(active_ms + idle_ms)) "
+                              f"FROM deskpulse.{table} WHERE tenant = 'faults' "
+                              "GROUP BY user"))
+        assert totals == per_user, f"{table} holds every event exactly once"

@@ -12,8 +12,9 @@ from __future__ import annotations
 import orjson
 
 from schemas import topics
+from sinks import rollup as rollups
 from sinks.batch import Batch
-from sinks.writer import ClickHouseWriter
+from sinks.writer import ClickHouseWriter, ClientStore
 
 HOUR = 1_795_000_000 - 1_795_000_000 % 3600  # an epoch second on an hour boundary
 PEOPLE = {"alice": "red", "bob": "red", "dave": "blue"}
@@ -27,7 +28,9 @@ def minutes(user: str, app: str) -> int:
     return next(m for a, _, m in APPS if a == app) * (n + 1)
 
 
-def seed(chdb, tenant: str) -> None:
+def seed(chdb, tenant: str, refresh: bool = True) -> None:
+    """Write the dataset; ``refresh``: then bring the hour and day aggregates up to date,
+    as the sink does between batches."""
     batch = Batch()
     offset = 0
     for n, user in enumerate(PEOPLE):
@@ -56,6 +59,8 @@ def seed(chdb, tenant: str) -> None:
                        PEOPLE.items())
     chdb.command("INSERT INTO deskpulse.team_members_store (tenant, team, user, role) VALUES "
                  f"{values}, ('{tenant}', 'red', 'carol', 'manager')")
+    if refresh:
+        rollups.refresh(ClientStore(chdb))
 
 
 def add_span(chdb, tenant: str, user: str, app: str, start_s: int, minutes_n: int,

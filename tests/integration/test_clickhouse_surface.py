@@ -33,7 +33,7 @@ def test_forget_erases_a_person_everywhere_and_audits_without_naming_them(chdb):
     removed = forget(store, "t-forget", "alice")
     assert removed["minutes_store"] == minutes("alice", "code") + minutes("alice", "firefox")
     assert removed["spans_store"] == 2
-    assert removed["hours_store"] == 2 and removed["days_store"] == 2
+    assert removed["hours_agg"] == 2 and removed["days_agg"] == 2, "one row per app and hour/day"
     assert removed["deadletter_store"] == 1, "matched by the payload, subject columns empty"
     assert removed["team_members_store"] == 1
     for view in ("activity_spans", "activity_minutes", "activity_hourly", "activity_daily",

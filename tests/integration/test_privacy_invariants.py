@@ -90,7 +90,7 @@ def test_nothing_private_is_kept_anywhere(stack, stack_store, tmp_path):
     dp(stack, "forget", "--user", "gary", "--tenant", "priv", "--yes")
 
     tables = table_text(stack_store)
-    assert {"spans_store", "minutes_store", "hours_store", "days_store",
+    assert {"spans_store", "minutes_store", "hours_agg", "days_agg",
             "deadletter_store"} <= set(tables)
     assert "ivy" in tables["spans_store"], "the scan sees what is there"
     outputs = {t: topic_bytes(stack.broker, t) for t in OUTPUTS}

@@ -12,6 +12,7 @@ from deskpulse.core.errors import StoreUnavailable
 from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from sinks import migrate
+from sinks import rollup as rollups
 from sinks.loop import SinkLoop, SinkSettings
 from sinks.writer import ClickHouseWriter, ClientStore
 from tests.conftest import wait_for
@@ -36,10 +37,11 @@ def produce(bootstrap: str, n: int) -> None:
     assert producer.flush(30) == 0
 
 
-def run_loop(bootstrap: str, writer, group: str, until) -> SinkLoop:
+def run_loop(bootstrap: str, writer, group: str, until, refresher=None) -> SinkLoop:
     loop = SinkLoop(KafkaSettings(bootstrap=bootstrap), writer,
                     SinkSettings(group_id=group, max_bytes=20_000, max_age_s=0.2,
-                                 backoff_initial_s=0.05, backoff_max_s=0.2, lag_every_s=0.05))
+                                 backoff_initial_s=0.05, backoff_max_s=0.2, lag_every_s=0.05,
+                                 refresh_every_s=0.1), refresher=refresher)
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
     thread.start()
@@ -64,6 +66,20 @@ def rollup_views_agree(chdb) -> tuple:
             for view in ("activity_minutes", "activity_hourly", "activity_daily")]
     assert sums[0] == sums[1] == sums[2], sums
     return sums[0]
+
+
+def aggregates(chdb) -> tuple:
+    """(active, idle) seconds in hours_agg and days_agg alone, once nothing is dirty."""
+    assert chdb.query("SELECT count() FROM deskpulse.rollup_dirty").result_rows[0][0] == 0
+    sums = [chdb.query(f"SELECT sum(active_ms) / 1000, sum(idle_ms) / 1000 "
+                       f"FROM deskpulse.{table}").result_rows[0]
+            for table in ("hours_agg", "days_agg")]
+    assert sums[0] == sums[1], sums
+    return sums[0]
+
+
+def refreshed(chdb) -> bool:
+    return chdb.query("SELECT count() FROM deskpulse.rollup_dirty").result_rows[0][0] == 0
 
 
 def expected(n: int) -> tuple[float, float]:
@@ -93,23 +109,29 @@ def test_replay_from_offset_zero_changes_nothing_and_failing_writes_lose_nothing
 
     def drained(lp: SinkLoop) -> bool:
         lags.append(lp.state.lag)
-        return lp.state.messages >= n + 1 and lp.state.lag == 0
-    first = run_loop(broker, flaky, "sink-a", drained)
+        return lp.state.messages >= n + 1 and lp.state.lag == 0 and refreshed(chdb)
+
+    def refresher():
+        return rollups.refresh(ClientStore(chdb))
+    first = run_loop(broker, flaky, "sink-a", drained, refresher)
     assert first.state.write_failures == 4
     assert max(lags) > 0 and lags[-1] == 0, "lag reported while writes failed, then drained"
     assert first.state.poisoned == 1
     rows, active, idle = totals(chdb)
     assert (round(active, 3), round(idle, 3)) == expected(n)
     assert rollup_views_agree(chdb) == expected(n)
+    assert aggregates(chdb) == expected(n), "the loop refreshed the aggregates"
     assert rows == chdb.query("SELECT uniqExact(tenant, user, host, app, domain, minute) "
                               "FROM deskpulse.minutes_store").result_rows[0][0]
     dl = chdb.query("SELECT reason, topic FROM deskpulse.deadletter").result_rows
     assert dl == [("sink_undecodable", topics.SPANS)]
 
     # a new consumer group reads every partition again from offset 0
-    run_loop(broker, ClickHouseWriter(chdb), "sink-replay", lambda lp: lp.state.messages >= n + 1)
+    run_loop(broker, ClickHouseWriter(chdb), "sink-replay",
+             lambda lp: lp.state.messages >= n + 1 and refreshed(chdb), refresher)
     assert totals(chdb) == (rows, active, idle)
-    assert rollup_views_agree(chdb) == expected(n), "replayed hour and day rows collapse too"
+    assert rollup_views_agree(chdb) == expected(n), "replayed hours and days count once"
+    assert aggregates(chdb) == expected(n), "the aggregates alone, after the replay's refresh"
     assert chdb.query("SELECT count() FROM deskpulse.deadletter").result_rows[0][0] == 1
 
 

@@ -3,7 +3,14 @@
 Every panel is one SQL query for the ``grafana-clickhouse-datasource`` plugin,
 written once here with Grafana's macros and the board's variables; the tests
 expand each one for a fixed range and check its numbers on chDB, and the HTML
-report runs the team overview's queries. ``deskpulse grafana export`` writes
+report runs the team overview's queries.
+
+A panel over a time range reads the coarsest rollup that answers it exactly
+(:func:`by_grain`): the whole UTC days inside the range from ``activity_daily``, the
+whole hours left from ``activity_hourly``, and only the minutes at the two edges from
+``activity_minutes``; a time series reads hours when its interval is a whole number of
+hours. The cost follows the range's days, not its events. The person timeline reads
+spans. ``deskpulse grafana export`` writes
 ``deploy/grafana/dashboards/*.json``.
 """
 
@@ -123,6 +130,44 @@ def model(board: Board, timezone: str = DEFAULT_TIMEZONE) -> dict:
     }
 
 
+_F, _T = "$__fromTime", "$__toTime"
+#: the first whole hour / day in the range, and the end of the last one
+_H1, _H2 = f"toStartOfHour({_F} + 3599, 'UTC')", f"toStartOfHour({_T} + 60, 'UTC')"
+_D1, _D2 = f"toStartOfDay({_F} + 86399, 'UTC')", f"toStartOfDay({_T} + 60, 'UTC')"
+
+
+def by_grain(columns: str, where: str) -> str:
+    """A subquery of ``columns, active_seconds, idle_seconds`` for the minutes of
+    ``$__timeFilter(minute)`` with ``where``, from the coarsest table for each part.
+
+    Every minute row in the range is in exactly one branch: its day is whole in the
+    range (days), else its hour is (hours), else it is an edge minute (minutes). The
+    three tables hold the same sums (hours and days are recomputed from the minutes).
+    """
+    return f"""(
+    SELECT {columns}, active_seconds, idle_seconds FROM deskpulse.activity_daily
+    WHERE toDateTime(day, 'UTC') >= {_D1} AND toDateTime(day, 'UTC') < {_D2} AND {where}
+    UNION ALL
+    SELECT {columns}, active_seconds, idle_seconds FROM deskpulse.activity_hourly
+    WHERE hour >= {_H1} AND hour < {_H2} AND (hour < {_D1} OR hour >= {_D2}) AND {where}
+    UNION ALL
+    SELECT {columns}, active_seconds, idle_seconds FROM deskpulse.activity_minutes
+    WHERE $__timeFilter(minute) AND (minute < {_H1} OR minute >= {_H2}) AND {where})"""
+
+
+def series_by_grain(value: str, where: str) -> str:
+    """``t, value`` rows for a time series over ``$__timeInterval``: whole hours from
+    ``activity_hourly`` when the interval is a whole number of hours (its buckets then
+    start on hours), minutes otherwise and at the edges."""
+    return f"""(
+    SELECT hour AS t, {value} AS v FROM deskpulse.activity_hourly
+    WHERE $__interval_s % 3600 = 0 AND hour >= {_H1} AND hour < {_H2} AND {where}
+    UNION ALL
+    SELECT minute AS t, {value} AS v FROM deskpulse.activity_minutes
+    WHERE $__timeFilter(minute)
+      AND ($__interval_s % 3600 != 0 OR minute < {_H1} OR minute >= {_H2}) AND {where})"""
+
+
 TEAM_OVERVIEW = Board("deskpulse-team", "deskpulse / Team overview",
                       "Active and idle time of the selected people.", (
     Panel("Per person", "table", f"""
@@ -132,8 +177,7 @@ SELECT user AS person,
        toUInt8(round(100 * sum(a) / greatest(sum(a + i), 1))) AS active_pct,
        argMax(app, a) AS top_app
 FROM (SELECT user, app, sum(active_seconds) AS a, sum(idle_seconds) AS i
-      FROM deskpulse.activity_minutes
-      WHERE $__timeFilter(minute) AND {PEOPLE}
+      FROM {by_grain("user, app", PEOPLE)}
       GROUP BY user, app)
 GROUP BY user
 ORDER BY active_hours DESC, person""", "Active and idle hours, and the most used app.",
@@ -175,22 +219,19 @@ GROUP BY hour_of_day
 ORDER BY hour_of_day""", "Hours of the day in the tenant's time zone.", unit="h"),
     Panel("Top applications", "table", f"""
 SELECT app, round(sum(active_seconds) / 3600, 2) AS hours, uniqExact(user) AS people
-FROM deskpulse.activity_minutes
-WHERE $__timeFilter(minute) AND {PEOPLE}
+FROM {by_grain("user, app", PEOPLE)}
 GROUP BY app
 ORDER BY hours DESC, app
 LIMIT 10""", unit="h"),
     Panel("Top websites", "table", f"""
 SELECT domain, round(sum(active_seconds) / 3600, 2) AS hours, uniqExact(user) AS people
-FROM deskpulse.activity_minutes
-WHERE $__timeFilter(minute) AND {PEOPLE} AND domain != ''
+FROM {by_grain("user, domain", PEOPLE + " AND domain != ''")}
 GROUP BY domain
 ORDER BY hours DESC, domain
 LIMIT 10""", unit="h"),
     Panel("Active time", "timeseries", f"""
-SELECT $__timeInterval(minute) AS time, round(sum(active_seconds) / 3600, 3) AS active_hours
-FROM deskpulse.activity_minutes
-WHERE $__timeFilter(minute) AND {PEOPLE}
+SELECT $__timeInterval(t) AS time, round(sum(v) / 3600, 3) AS active_hours
+FROM {series_by_grain("active_seconds", PEOPLE)}
 GROUP BY time
 ORDER BY time""", unit="h", width=24, format=0),
 ))
@@ -203,26 +244,24 @@ WHERE $__timeFilter(start) AND {ONE_PERSON}
 ORDER BY start""", "Every span in the range.", width=24, height=10),
     Panel("Time per application", "piechart", f"""
 SELECT app, round(sum(active_seconds) / 3600, 2) AS hours
-FROM deskpulse.activity_minutes
-WHERE $__timeFilter(minute) AND {ONE_PERSON}
+FROM {by_grain("app", ONE_PERSON)}
 GROUP BY app
 ORDER BY hours DESC, app""", unit="h"),
     Panel("Time per website", "piechart", f"""
 SELECT domain, round(sum(active_seconds) / 3600, 2) AS hours
-FROM deskpulse.activity_minutes
-WHERE $__timeFilter(minute) AND {ONE_PERSON} AND domain != ''
+FROM {by_grain("domain", ONE_PERSON + " AND domain != ''")}
 GROUP BY domain
 ORDER BY hours DESC, domain""", unit="h"),
     Panel("Time per productivity class", "piechart", f"""
 SELECT productivity, round(sum(active_seconds) / 3600, 2) AS hours
-FROM deskpulse.activity_minutes
-WHERE $__timeFilter(minute) AND {ONE_PERSON} AND active_seconds > 0
+FROM {by_grain("productivity", ONE_PERSON)}
+WHERE active_seconds > 0
 GROUP BY productivity
 ORDER BY hours DESC, productivity""", unit="h"),
     Panel("Time per category", "piechart", f"""
 SELECT category, round(sum(active_seconds) / 3600, 2) AS hours
-FROM deskpulse.activity_minutes
-WHERE $__timeFilter(minute) AND {ONE_PERSON} AND active_seconds > 0
+FROM {by_grain("category", ONE_PERSON)}
+WHERE active_seconds > 0
 GROUP BY category
 ORDER BY hours DESC, category""", unit="h"),
 ), single_person=True)
