@@ -15,10 +15,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-import orjson
-
 from schemas import topics
 from schemas.policy import PolicySet
+from schemas.records import encode_json
 from streams.auth import DeviceAuth
 from streams.core import Accepted, Dropped, Duplicate, Rejected, process
 from streams.seen import PartitionedSeenIndex
@@ -55,10 +54,14 @@ class BatchResult:
 
 
 def encode_chunks(records: list, limit: int = MESSAGE_LIMIT) -> Iterator[bytes]:
-    """``records`` as JSON arrays of at most ``limit`` bytes (a lone larger record alone)."""
+    """``records`` as JSON arrays of at most ``limit`` bytes (a lone larger record alone).
+
+    (msgspec's encoder: the worker's records are msgspec structs, which it encodes in C
+    faster than orjson encodes the same dicts; dicts and lists it encodes as orjson does.)
+    """
     if not records:
         return
-    encoded = orjson.dumps(records)
+    encoded = encode_json(records)
     if len(encoded) <= limit or len(records) == 1:
         yield encoded
         return
