@@ -100,6 +100,9 @@ def process_batch(batch: Iterable[Message], *, now_ms: int,
     """Process ``(partition, offset, key, value)`` messages in order; nothing is sent here.
     ``auth`` None: no device authentication."""
     outputs: dict[tuple[str, int], list] = {}
+    #: per source partition, its spans and rollups (one lookup per accepted event)
+    accepted_out: dict[int, tuple[list, list]] = {}
+    accepted = 0
     tally = Tally()
     outcomes = tally.outcomes
     next_offsets: dict[int, int] = {}
@@ -116,9 +119,13 @@ def process_batch(batch: Iterable[Message], *, now_ms: int,
         outcome = process(raw or b"", key=key, now_ms=now_ms, seen=seen, partition=partition,
                           offset=offset, policies=policies, auth=auth)
         if type(outcome) is Accepted:
-            outcomes["accepted"] += 1
-            out(topics.SPANS, partition).extend(outcome.spans)
-            out(topics.ROLLUPS, partition).append(outcome.rollup)
+            accepted += 1
+            lists = accepted_out.get(partition)
+            if lists is None:
+                lists = accepted_out[partition] = (out(topics.SPANS, partition),
+                                                   out(topics.ROLLUPS, partition))
+            lists[0].extend(outcome.spans)
+            lists[1].append(outcome.rollup)
             if outcome.clipped_ms:
                 tally.clipped_events += 1
                 tally.clipped_ms += outcome.clipped_ms
@@ -131,6 +138,8 @@ def process_batch(batch: Iterable[Message], *, now_ms: int,
         elif type(outcome) is Dropped:
             outcomes[f"dropped_{outcome.reason}"] += 1
 
+    if accepted:
+        outcomes["accepted"] += accepted
     if auth is not None:
         tally.auth_results, tally.auth_warned = auth.drain()
     messages = [(topics.STREAMS_SEEN, partition, value) for partition, entries in seen.drain()
