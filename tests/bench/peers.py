@@ -36,9 +36,9 @@ import time
 from pathlib import Path
 
 import orjson
-from deskpulse.procs import Child, free_port
-from deskpulse.stack import start_broker
 
+from deskpulse.core.procs import Child, free_port
+from deskpulse.ops.broker import start_broker
 from tests.bench.report import record
 from tests.bench.streams import _clock, produce_events, with_rules
 

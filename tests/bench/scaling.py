@@ -22,9 +22,10 @@ from pathlib import Path
 
 import orjson
 import psutil
-from deskpulse.procs import Child, free_port, http_json
-from deskpulse.stack import sink_args, sink_env, start_broker
 
+from deskpulse.core.procs import Child, free_port, http_json
+from deskpulse.ops.broker import start_broker
+from deskpulse.ops.embedded import sink_args, sink_env
 from tests.bench import sink as sink_bench
 from tests.bench import streams as streams_bench
 from tests.bench.report import record
