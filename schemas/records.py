@@ -1,9 +1,13 @@
 """Records the stream workers emit and the sink stores (topics spans, rollups, deadletter).
 
-They are typed dicts: the stream worker builds and encodes millions of them, and
-a dict is built and serialized by orjson about four times faster than a frozen
-dataclass (measured: 0.4 us against 1.75 us per span). The sink decodes them
-straight into table rows; field names are the wire names. A message holds
+The typed dicts below are the wire form: the sink decodes the JSON straight into
+table rows; field names are the wire names. The stream worker, which builds and
+encodes millions of them, builds :class:`Span` and :class:`Rollup` instead: msgspec
+structs derived from the typed dicts (same fields, same order, so the same JSON
+object), built positionally and encoded by msgspec in C. Measured per span: 0.12 us
+to build against 0.58 us for a dict display, 0.13 us to encode against 0.19 us for
+orjson on the dict (and a frozen dataclass was 1.75 us). They also read like the
+typed dicts (``span["start_ms"]``). A message holds
 one record (a JSON object) or a batch of records (a JSON array): the stream
 worker sends one array per input batch and partition, at most 256 KiB each.
 """
@@ -11,7 +15,9 @@ worker sends one array per input batch and partition, at most 256 KiB each.
 from __future__ import annotations
 
 import codecs
-from typing import TypedDict
+from typing import Any, TypedDict, get_type_hints
+
+import msgspec
 
 #: dead-letter payloads are truncated to this many bytes
 PAYLOAD_LIMIT = 4096
@@ -90,3 +96,28 @@ class DeadLetter(TypedDict):
     tenant: str
     user: str
     host: str
+
+
+class _Record(msgspec.Struct, gc=False):
+    """A record as the stream worker builds it; ``record["name"]`` reads a field, as on the
+    typed dict. (``gc=False``: records hold no cycles, and the collector need not track
+    the millions of them.)"""
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.__struct_fields__:
+            raise KeyError(name)
+        return getattr(self, name)
+
+
+def _struct_of(typed: type, name: str) -> Any:
+    """A msgspec struct with the fields of the typed dict ``typed``, in their order."""
+    return msgspec.defstruct(name, list(get_type_hints(typed).items()), bases=(_Record,),
+                             gc=False, module=__name__)
+
+
+#: :class:`SpanRecord` as the stream worker builds it (positional: the fields' order)
+Span = _struct_of(SpanRecord, "Span")
+#: :class:`RollupRecord` as the stream worker builds it
+Rollup = _struct_of(RollupRecord, "Rollup")
+#: JSON encoder for output messages: records, dicts and lists alike
+encode_json = msgspec.json.Encoder().encode

@@ -47,8 +47,8 @@ class DeviceAuth:
         self._root = root
         self.default_mode = check_mode(default_mode)
         self._tenant_keys: dict[str, bytes] = {}
-        #: (tenant, host, user, message key, generation and scope as in the member) -> _derive
-        self._keys: dict[tuple[str, str, str, bytes, str, str], tuple[int, Any, Any]] = {}
+        #: (tenant, host, user, message key, the member without its signature) -> _derive
+        self._keys: dict[tuple[str, str, str, bytes, bytes], tuple[int, Any, Any]] = {}
         #: (mode, reason) -> events refused (enforce) or let through (warn), since the last drain
         self.results: Counter[tuple[str, str]] = Counter()
         self._verified = {"enforce": 0, "warn": 0}
@@ -70,13 +70,13 @@ class DeviceAuth:
         if mode == "off":
             return None
         if type(auth) is str:  # the hot path, inline: ~1 us per event, most of it the HMAC
-            parts = auth.split(" ")
             member = auth.encode()
             cut = len(raw) - len(member) - 11  # where ,"auth":"<member>"} starts (attach)
-            if len(parts) == 4 and parts[0] == "v1" and \
-                    raw[cut:] == b',"auth":"' + member + b'"}':
-                entry = self._keys.get((tenant, host, user, key, parts[1], parts[2])) or \
-                    self._derive(tenant, host, user, key, parts[1], parts[2])
+            if raw[cut:] == b',"auth":"' + member + b'"}':
+                # b"v1 <generation> <h|u> " and the hex signature: two slices, no split
+                credential, signed = member[:-64], member[-64:]
+                entry = self._keys.get((tenant, host, user, key, credential)) or \
+                    self._derive(tenant, host, user, key, credential)
                 if entry is not None and (
                         not devices.floors or entry[0] >= devices.floor(tenant, host, user)):
                     inner = entry[1].copy()
@@ -84,7 +84,8 @@ class DeviceAuth:
                     inner.update(b"}")
                     outer = entry[2].copy()
                     outer.update(inner.digest())
-                    if hmac.compare_digest(outer.hexdigest(), parts[3]):
+                    # (bytes: compare_digest refuses str with non-ASCII characters)
+                    if hmac.compare_digest(outer.hexdigest().encode(), signed):
                         self._verified[mode] += 1
                         return None
         problem = self._problem(devices, tenant, host, user, raw, auth)
@@ -94,25 +95,26 @@ class DeviceAuth:
             return None
         return problem
 
-    def _derive(self, tenant: str, host: str, user: str, key: bytes, generation_text: str,
-                scope: str) -> tuple[int, Any, Any] | None:
-        """The key of a credential named in an auth member, cached as (generation, inner
-        hash with the key block and the message key in, outer hash with its block); None
-        for a malformed member, or without the secret."""
-        if self._root is None or scope not in ("h", "u") or not generation_text.isascii() \
-                or not generation_text.isdigit() or len(generation_text) > 7:
+    def _derive(self, tenant: str, host: str, user: str, key: bytes,
+                credential: bytes) -> tuple[int, Any, Any] | None:
+        """The key of the credential an auth member names (``credential``: the member without
+        its signature, ``b"v1 <generation> <h|u> "``), cached as (generation, inner hash with
+        the key block and the message key in, outer hash with its block); None for a
+        malformed member, or without the secret."""
+        parts = credential.split(b" ")
+        if self._root is None or len(parts) != 4 or parts[0] != b"v1" or parts[3] or \
+                parts[2] not in (b"h", b"u") or not parts[1].isdigit() or len(parts[1]) > 7:
             return None
-        generation = int(generation_text)
+        generation, scope = int(parts[1]), parts[2]
         tkey = self._tenant_keys.get(tenant)
         if tkey is None:
             tkey = self._tenant_keys[tenant] = tenant_secret(self._root, tenant)
         if len(self._keys) >= KEY_CACHE:
             self._keys.clear()
-        inner, outer = hmac_pads(device_key(tkey, tenant, host, user if scope == "u" else None,
+        inner, outer = hmac_pads(device_key(tkey, tenant, host, user if scope == b"u" else None,
                                             generation))
         inner.update(len(key).to_bytes(4, "big") + key)  # schemas.auth.signed_bytes
-        entry = self._keys[(tenant, host, user, key, generation_text, scope)] = (
-            generation, inner, outer)
+        entry = self._keys[(tenant, host, user, key, credential)] = (generation, inner, outer)
         return entry
 
     def _problem(self, devices: DevicePolicy, tenant: str, host: str, user: str,

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from schemas.activity import LATE_HORIZON_MS, ActivityEvent
 from schemas.categories import UNCATEGORIZED, Label
 from schemas.policy import PolicySet
-from schemas.records import DeadLetter, RollupRecord, SpanRecord, payload_text
+from schemas.records import DeadLetter, Rollup, Span, payload_text
 from schemas.topics import ACTIVITY
 from schemas.validate import Invalid, decode, parse_valid, validate_event
 from streams.auth import DeviceAuth
@@ -45,8 +45,8 @@ class Accepted:
     """(Not frozen: a frozen dataclass's ``__init__`` goes through ``object.__setattr__``
     per field, ~1 us per accepted event in the worker.)"""
 
-    spans: list[SpanRecord]
-    rollup: RollupRecord
+    spans: list[Span]
+    rollup: Rollup
     clipped_ms: int = 0
 
 
@@ -117,8 +117,9 @@ def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None,
            label: Label = UNCATEGORIZED) -> Accepted:
     """Spans and minute rollup of a valid event; ``parts`` are its in-schedule pieces.
 
-    (Records are dict displays rather than calls of their TypedDicts: a keyword call
-    costs ~0.5 us more per record, and this runs for every event.)
+    (Records are msgspec structs, :class:`~schemas.records.Span` and
+    :class:`~schemas.records.Rollup`: built and encoded in C, ~0.5 us less per record
+    than a dict display, and this runs for every event.)
     """
     domain = event.domain
     start, end = event.start_ms, event.end_ms
@@ -137,17 +138,17 @@ def accept(event: ActivityEvent, parts: list[tuple[int, int]] | None = None,
         minutes = sorted(merged.items())
         clipped = (end - start) - sum(e - s for s, e in parts)
     exe, title, url = event.exe, event.title, event.url
-    spans: list[SpanRecord] = [{
-        "event_id": event_id, "tenant": tenant, "user": user, "host": host, "app": app,
-        "exe": exe, "title": title, "url": url, "domain": domain,
-        "start_ms": part_start, "end_ms": part_end, "idle": idle,
-        "category": category, "productivity": productivity,
-    } for part_start, part_end in parts]
-    rollup: RollupRecord = {
-        "event_id": event_id, "tenant": tenant, "user": user, "host": host, "app": app,
-        "domain": domain, "idle": idle, "minutes": minutes,
-        "category": category, "productivity": productivity,
-    }
+    spans: list[Span] = [Span(
+        event_id=event_id, tenant=tenant, user=user, host=host, app=app,
+        exe=exe, title=title, url=url, domain=domain,
+        start_ms=part_start, end_ms=part_end, idle=idle,
+        category=category, productivity=productivity,
+    ) for part_start, part_end in parts]
+    rollup: Rollup = Rollup(
+        event_id=event_id, tenant=tenant, user=user, host=host, app=app,
+        domain=domain, idle=idle, minutes=minutes,
+        category=category, productivity=productivity,
+    )
     return Accepted(spans, rollup, clipped_ms=clipped)
 
 

@@ -1,4 +1,6 @@
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas import topics
 from schemas.policy import DntEntry, PolicySet
@@ -56,3 +58,13 @@ def test_batch_outputs_keep_their_partition_and_tally_every_outcome():
     assert metrics.totals["dropped_dnt"] == 2 and metrics.totals["deadlettered"] == 4
     text = metrics.prometheus().decode()
     assert 'deskpulse_stream_deadletters_total{reason="invalid_json"} 4.0' in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=300), max_size=400), st.integers(min_value=2, max_value=5000))
+def test_encode_chunks_keeps_every_record_in_order_under_any_limit(texts, limit):
+    records = [{"i": i, "t": t} for i, t in enumerate(texts)]
+    chunks = list(encode_chunks(records, limit=limit))
+    assert [r for c in chunks for r in orjson.loads(c)] == records
+    assert all(len(c) <= limit or len(orjson.loads(c)) == 1 for c in chunks)
+    assert all(orjson.loads(c) for c in chunks), "no empty array"
