@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from deskpulse import report
+from deskpulse.ops import report
 from deskpulse.ops.boards.dashboards import TEAM_OVERVIEW
 from deskpulse.ops.boards.macros import TimeRange, expand
 from sinks import migrate, rollup
