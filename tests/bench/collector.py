@@ -27,6 +27,7 @@ from deskpulse.ops.broker import start_broker
 from tests.bench.report import record
 from tests.integration.xdesktop import x_desktop
 
+THIS_TREE = Path(__file__).resolve().parents[2]
 WARMUP_S = 10.0
 DESKTOPS = ("x11", "sway", "gnome")
 TITLES = ["Bench editor", "Bench browser"]
@@ -74,11 +75,13 @@ def measure(seconds: float, kind: str = "x11", src: Path | None = None) -> dict[
                     f"{k} = {orjson.dumps(v).decode()}" for k, v in settings.items()) + "\n")
                 env = {**desk.env, "DESKPULSE_CONFIG": str(config),
                        "DESKPULSE_BOOTSTRAP": bootstrap, "DESKPULSE_DATA_DIR": str(tmp)}
-                isolate: list[str] = []
-                if src is not None:  # the other tree only: -P keeps the cwd off sys.path
-                    env["PYTHONPATH"], isolate = str(src), ["-P"]
-                collector = Child("collector", [sys.executable, *isolate, "-m", "deskpulse.cli",
-                                                "collect"], tmp / "collector.out", env=env)
+                # the tree measured comes from PYTHONPATH only: the collector runs in tmp
+                # (``collect`` re-executes ``python -m collector.main``, which puts its cwd
+                # first on sys.path)
+                env["PYTHONPATH"] = str(src if src is not None else THIS_TREE)
+                with contextlib.chdir(tmp):
+                    collector = Child("collector", [sys.executable, "-P", "-m", "deskpulse.cli",
+                                                    "collect"], tmp / "collector.out", env=env)
                 proc = psutil.Process(collector.pid)
                 try:
                     return _run(desk, titles, proc, seconds)
