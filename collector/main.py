@@ -57,6 +57,8 @@ def private_log(path: Path) -> None:
 
 def main() -> int:
     limit_malloc_arenas()  # before any thread starts
+    from collector.lean import without_openssl
+    without_openssl()  # before anything imports hashlib/hmac/ssl: no libcrypto (RSS)
     os.umask(0o077)  # rotated logs, the spool's side files, anything new: the user's only
     from collector.config import collector_settings
     from collector.probes.select import open_session

@@ -14,14 +14,16 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
-
+from collector.kafkalib import cimpl
 from deskpulse.core.errors import BrokerUnavailable
 from deskpulse.core.settings import RELIABLE_PRODUCER, KafkaSettings
 from schemas import topics
 from schemas.activity import ActivityEvent
 from schemas.auth import Signer, attach
 from schemas.codec import encode_event
+
+_kafka = cimpl()  # the C producer without the package's asyncio client (RSS)
+KafkaError, KafkaException, Producer = _kafka.KafkaError, _kafka.KafkaException, _kafka.Producer
 
 logger = logging.getLogger(__name__)
 

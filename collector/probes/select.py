@@ -116,10 +116,14 @@ def open_session(env: dict[str, str], override: str = "auto",
         if not env.get("DISPLAY"):
             raise ProbeUnavailable("no X display: DISPLAY is not set",
                                    hint="run the collector inside the desktop session")
-        from collector.idle import InputActivity
-        from collector.probes.x11 import X11Probe
+        from collector.probes.x11 import X11Idle, X11Probe
         from collector.session.lock import open_away_watch
-        return Session(X11Probe(env["DISPLAY"]), InputActivity(), choice,
+        x11 = X11Probe(env["DISPLAY"])
+        if X11Idle.available(x11):  # the server's own idle counter: no input listener
+            return Session(x11, X11Idle(x11), choice, "the X server's idle time "
+                           "(MIT-SCREEN-SAVER)", away=open_away_watch(env))
+        from collector.idle import InputActivity
+        return Session(x11, InputActivity(), choice,
                        "input events (pynput, X11)", away=open_away_watch(env))
     if choice.probe == "wlroots":
         from collector.probes.wlroots import WlrootsProbe

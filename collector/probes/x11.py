@@ -8,12 +8,19 @@ aw-watcher-window #33, #89; python-xlib #241):
 - the X server goes away (logout, crash) -> :class:`ProbeLost`, never a spin;
 - every query carries its own error handler, so python-xlib never prints and
   continues in a loop.
+
+Idle time comes from the X server itself (:class:`X11Idle`, the MIT-SCREEN-SAVER
+extension's idle counter, on the probe's own connection): no input listener, no
+keyboard or pointer event ever reaches the collector. Where a server lacks the
+extension, the session falls back to pynput's listeners (:mod:`collector.idle`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 from Xlib import X, Xatom, display, error
 
@@ -65,3 +72,38 @@ class X11Probe:
     def close(self) -> None:
         with contextlib.suppress(error.ConnectionClosedError, OSError):
             self._d.close()
+
+
+class X11Idle:
+    """Seconds since the last input, as the X server counts them (MIT-SCREEN-SAVER).
+
+    Asked from the sampling thread right after :meth:`X11Probe.active_window`, on the
+    probe's connection (python-xlib is not thread-safe; this is the probe's thread).
+    Counted from the collector's start at most, as the input listeners counted: a
+    person is not idle at the first sample because the server saw no input before.
+    """
+
+    def __init__(self, probe: X11Probe, clock: Callable[[], float] = time.monotonic) -> None:
+        self._root = probe._root
+        self._clock = clock
+        self._started = clock()
+
+    @staticmethod
+    def available(probe: X11Probe) -> bool:
+        return bool(probe._d.has_extension("MIT-SCREEN-SAVER"))
+
+    def idle_seconds(self) -> float:
+        since_start = max(0.0, self._clock() - self._started)
+        try:
+            server_ms = self._root.screensaver_query_info().idle
+        except (*_GONE, error.XError):
+            return 0.0  # no answer this time: active, as the next sample may tell otherwise
+        except (error.ConnectionClosedError, OSError) as exc:
+            raise ProbeLost(f"the X server went away: {exc}") from exc
+        return min(since_start, server_ms / 1000.0)
+
+    def start(self) -> None:
+        self._started = self._clock()
+
+    def stop(self) -> None:
+        """Nothing to stop: the probe owns (and closes) the connection."""

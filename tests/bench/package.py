@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             starts = {label: start_s(cmd, tmp, desk.display, args.starts)
                       for label, cmd in (("frozen", frozen), ("venv", venv))}
         print(f"measuring CPU and RSS for {args.seconds:.0f}s each ...", flush=True)
-        running = {"frozen": collector.measure(args.seconds, "x11", frozen),
+        running = {"frozen": collector.measure(args.seconds, "x11", command=frozen),
                    "venv": collector.measure(args.seconds, "x11")}
     rows = "\n".join(
         f"| {label} | {starts[label]:.2f} | {running[label]['cpu_pct_of_one_core']} | "

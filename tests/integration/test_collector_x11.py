@@ -68,6 +68,8 @@ def test_window_switches_idle_and_a_typed_secret(desktop, broker, tmp_path):
     desktop.activate("Alpha doc")
     proc = CollectorProc(tmp_path, desktop, broker, user="x-switch")
     proc.start()
+    # idle from the server's own counter: nothing in the collector listens to input
+    assert proc.status()["session"]["idle"] == "the X server's idle time (MIT-SCREEN-SAVER)"
     time.sleep(3.0)        # no input: idle after 2 s
     desktop.type(SECRET)   # input: active again
     time.sleep(1.5)
