@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 #: the order each table's rows are written in
 _ORDER = {"spans_store": "start, event_id", "minutes_store": "minute, event_id",
-          "hours_store": "hour, event_id", "days_store": "day, event_id",
+          "hours_agg": "hour, host, app, domain, category, productivity",
+          "days_agg": "day, host, app, domain, category, productivity",
           "deadletter_store": "received_at, topic, partition, offset",
           "team_members_store": "team, updated_at"}
 #: columns that hold a time, for the manifest's time range
@@ -108,7 +109,7 @@ def policy_rows(policies: Any, tenant: str, user: str,
     """What of the policy topics applies to ``user`` (see the module doc), as tables."""
     check_subject(tenant, user, "export")
     hosts = set()
-    for name in ("spans_store", "minutes_store", "hours_store", "days_store"):
+    for name in ("spans_store", "minutes_store", "hours_agg", "days_agg"):
         hosts |= {h for h in _column(tables.get(name, {"columns": [], "rows": []}), "host") if h}
     dnt_rows = []
     for entry in sorted(policies.dnt.values(), key=lambda e: e.key):

@@ -747,3 +747,81 @@ CREATE TABLE IF NOT EXISTS deskpulse.subject_access_audit ON CLUSTER '{cluster}'
 ENGINE = Distributed('{cluster}', 'deskpulse', 'subject_access_audit_local', rand());
 
 INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (8, 'subject_access_audit', '6321b2fbf4ac9c5f');
+
+-- 0009_span_codecs
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_codec_catchup_local ON CLUSTER '{cluster}'
+(
+    event_id String,
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    exe String,
+    title String,
+    url String,
+    domain LowCardinality(String),
+    start DateTime64(3, 'UTC'),
+    end DateTime64(3, 'UTC'),
+    idle Bool,
+    written_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/deskpulse/spans_codec_catchup_local', '{replica}')
+ORDER BY (tenant, user, start);
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_codec_catchup ON CLUSTER '{cluster}' AS deskpulse.spans_codec_catchup_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'spans_codec_catchup_local', cityHash64(tenant, user));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.spans_codec_catchup_mv ON CLUSTER '{cluster}' TO deskpulse.spans_codec_catchup AS
+SELECT event_id, tenant, user, host, app, exe, title, url, domain,
+       fromUnixTimestamp64Milli(start_ms, 'UTC') AS start,
+       fromUnixTimestamp64Milli(end_ms, 'UTC') AS end,
+       idle, category, productivity
+FROM deskpulse.spans_in;
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_store_v9_local ON CLUSTER '{cluster}'
+(
+    event_id String CODEC(ZSTD(3)),
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    exe String CODEC(ZSTD(3)),
+    title String CODEC(ZSTD(3)),
+    url String CODEC(ZSTD(3)),
+    domain LowCardinality(String),
+    start DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    end DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    idle Bool,
+    written_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1)),
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/spans_store_v9_local', '{replica}')
+PARTITION BY toYYYYMM(start)
+ORDER BY (tenant, user, start, host, event_id)
+TTL toDateTime(start) + INTERVAL 90 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_store_v9 ON CLUSTER '{cluster}' AS deskpulse.spans_store_v9_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'spans_store_v9_local', cityHash64(tenant, user));
+
+INSERT INTO deskpulse.spans_store_v9 SELECT * FROM deskpulse.spans_store SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+EXCHANGE TABLES deskpulse.spans_store_local AND deskpulse.spans_store_v9_local ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.spans_store_v9 ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.spans_store_v9_local ON CLUSTER '{cluster}' SYNC;
+
+INSERT INTO deskpulse.spans_store SELECT * FROM deskpulse.spans_codec_catchup
+SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+DROP VIEW IF EXISTS deskpulse.spans_codec_catchup_mv ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.spans_codec_catchup ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.spans_codec_catchup_local ON CLUSTER '{cluster}' SYNC;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (9, 'span_codecs', 'e98f0b2cf2c5427f');

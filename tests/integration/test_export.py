@@ -21,6 +21,7 @@ from deskpulse.core.errors import ConfigError
 from deskpulse.core.sql import literal
 from schemas.categories import Rule
 from schemas.policy import DntEntry, PolicySet, Schedule, dnt_key, schedule_key
+from sinks import rollup
 from sinks.erase import TABLES, forget
 from sinks.export import export_rows, manifest, policy_rows, render
 from sinks.writer import ClickHouseWriter, ClientStore
@@ -92,14 +93,19 @@ def test_an_export_holds_every_row_of_the_person_and_nothing_of_another(chdb):
     seed(chdb, tenant, NEIGHBOUR, "nb", "team-nb")
     seed(chdb, "sar1x", ANN, "other", "team-ann")  # the same login in another tenant
     store = ClientStore(chdb)
+    rollup.refresh(store)  # the hour and day aggregates hold her rows too
+    # her 3 spans: 3 hours, each the same (host, app, domain, labels); 1 or 2 UTC days
+    days = int(chdb.query("SELECT uniqExact(toDate(start)) FROM deskpulse.spans_store "
+                          f"WHERE tenant = '{tenant}' AND user = {literal(ANN)}"
+                          ).result_rows[0][0])
 
     got = export_rows(store, tenant, ANN)
     tables = got["tables"]
     tables.update(policy_rows(policies(tenant), tenant, ANN, tables))
 
     counts = {t: len(tables[t]["rows"]) for t in TABLES}
-    assert counts == {"spans_store": 3, "minutes_store": 6, "hours_store": 3,
-                      "days_store": 3,
+    assert counts == {"spans_store": 3, "minutes_store": 6, "hours_agg": 3,
+                      "days_agg": days,
                       "deadletter_store": 2, "team_members_store": 1}
     text = everything(tables)
     for mark in ("ann-0", "ann-1", "ann-2", "ann-dl1", "ann-dl2", "title ann", "reason ann",
@@ -108,7 +114,7 @@ def test_an_export_holds_every_row_of_the_person_and_nothing_of_another(chdb):
     for foreign in ("nb-", "title nb", "reason nb", "app-nb", "team-nb", "pc-nb", "02:00",
                     "other", "sar1x"):
         assert foreign not in text, foreign
-    for name in ("spans_store", "minutes_store", "hours_store", "days_store",
+    for name in ("spans_store", "minutes_store", "hours_agg", "days_agg",
                  "team_members_store"):
         users = {r[tables[name]["columns"].index("user")] for r in tables[name]["rows"]}
         assert users == {ANN}, name
