@@ -270,17 +270,19 @@ class KafkaCluster:
             "num.recovery.threads.per.data.dir": "1",
             "background.threads": "2",
         }
+        props.update({
+            "listeners": f"CONTROLLER://127.0.0.1:{node.controller_port},"
+                         f"INTERNAL://127.0.0.1:{node.internal_port},"
+                         f"CLIENTS://127.0.0.1:{node.port}",
+            "advertised.listeners": f"INTERNAL://127.0.0.1:{node.internal_port},"
+                                    f"CLIENTS://127.0.0.1:{node.port}",
+            "inter.broker.listener.name": "INTERNAL",
+        })
         if self.secure:
             assert self.security is not None
             props.update({
-                "listeners": f"CONTROLLER://127.0.0.1:{node.controller_port},"
-                             f"INTERNAL://127.0.0.1:{node.internal_port},"
-                             f"CLIENTS://127.0.0.1:{node.port}",
-                "advertised.listeners": f"INTERNAL://127.0.0.1:{node.internal_port},"
-                                        f"CLIENTS://127.0.0.1:{node.port}",
                 "listener.security.protocol.map":
                     "CONTROLLER:PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CLIENTS:SASL_SSL",
-                "inter.broker.listener.name": "INTERNAL",
                 "sasl.enabled.mechanisms": "SCRAM-SHA-512",
                 "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
                 "listener.name.internal.scram-sha-512.sasl.jaas.config":
@@ -298,16 +300,8 @@ class KafkaCluster:
                 "super.users": "User:broker;User:ANONYMOUS",
             })
         else:
-            props.update({
-                "listeners": f"CONTROLLER://127.0.0.1:{node.controller_port},"
-                             f"INTERNAL://127.0.0.1:{node.internal_port},"
-                             f"CLIENTS://127.0.0.1:{node.port}",
-                "advertised.listeners": f"INTERNAL://127.0.0.1:{node.internal_port},"
-                                        f"CLIENTS://127.0.0.1:{node.port}",
-                "listener.security.protocol.map":
-                    "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,CLIENTS:PLAINTEXT",
-                "inter.broker.listener.name": "INTERNAL",
-            })
+            props["listener.security.protocol.map"] = \
+                "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,CLIENTS:PLAINTEXT"
         props.update(self.extra)
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
