@@ -13,24 +13,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.helpers.migrations import store_before
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SCRIPT = textwrap.dedent("""
-    import sys, time, orjson
-    from sinks import migrate, retention
-    from sinks.writer import ClientStore, connect
-    store = ClientStore(connect("chdb://" + sys.argv[1]))
-    def rows(sql):
-        return [list(r) for r in store.query(sql)[1]]
-    migrate.applied_versions(store)  # the ledger
-    for m in migrate.load_migrations():  # the store as it was before 0009
-        if m.version < 9:
-            for statement in m.statements():
-                store.command(statement)
-            store.command("INSERT INTO deskpulse.schema_migrations (version, name, checksum) "
-                          f"VALUES ({m.version}, '{m.name}', '{m.checksum}')")
+SCRIPT = store_before(9) + textwrap.dedent("""
     now = (int(time.time()) - 7200) * 1000
     # 20,000 spans of 40 people, UUID event ids, as the collectors write them
     store.command(

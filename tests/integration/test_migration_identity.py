@@ -12,24 +12,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.helpers.migrations import store_before
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SCRIPT = textwrap.dedent("""
-    import sys, time, orjson
-    from sinks import migrate, retention
-    from sinks.writer import ClientStore, connect
-    store = ClientStore(connect("chdb://" + sys.argv[1]))
-    def rows(sql):
-        return [list(r) for r in store.query(sql)[1]]
-    migrate.applied_versions(store)  # the ledger
-    for m in migrate.load_migrations():  # the store as it was before 0006
-        if m.version < 6:
-            for statement in m.statements():
-                store.command(statement)
-            store.command("INSERT INTO deskpulse.schema_migrations (version, name, checksum) "
-                          f"VALUES ({m.version}, '{m.name}', '{m.checksum}')")
+SCRIPT = store_before(6) + textwrap.dedent("""
     now = int(time.time() * 1000)
     def span(event_id, user, host, app, start):
         store.command("INSERT INTO deskpulse.spans_in (event_id, tenant, user, host, app, exe, "
