@@ -222,6 +222,10 @@ class ControlServer:
         """Is the serving thread running (the run loop stops recording when it is not)?"""
         return self._thread.is_alive()
 
+    def open_requests(self) -> int:
+        """Connections being served now (past ``max_clients``, new ones are told "busy")."""
+        return len(self._clients)
+
     def _serve(self) -> None:
         try:
             while not self._stop.is_set():
