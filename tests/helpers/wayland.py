@@ -99,6 +99,13 @@ class WaylandDesktop:
     def extra_env(self) -> dict[str, str]:
         return {}
 
+    def stop(self, services: list[Child], timeout: float = 15) -> None:
+        """Close the test's windows, then the session's services, last started first."""
+        for child in self.windows.values():
+            child.stop(timeout=5)
+        for child in reversed(services):
+            child.stop(timeout=timeout)
+
 
 class Sway(WaylandDesktop):
     def extra_env(self) -> dict[str, str]:
@@ -170,9 +177,7 @@ def _sway(tmp: Path, desk: Sway, config: Path) -> Iterator[Sway]:
         desk.compositor = sway
         yield desk
     finally:
-        for child in desk.windows.values():
-            child.stop(timeout=5)
-        sway.stop(timeout=10)
+        desk.stop([sway], timeout=10)
 
 
 # -- D-Bus: a private system bus with a logind stand-in, session buses ----------------------
@@ -394,10 +399,7 @@ def gnome_desktop(tmp: Path, bus: SystemBus) -> Iterator[Gnome]:
             wait_for(up, 60, "GNOME Shell with the deskpulse extensions")
             yield desk
         finally:
-            for child in desk.windows.values():
-                child.stop(timeout=5)
-            for child in reversed(children):
-                child.stop(timeout=15)
+            desk.stop(children)
 
 
 # -- KDE (KWin) ----------------------------------------------------------------------------
@@ -496,7 +498,4 @@ def kwin_desktop(tmp: Path) -> Iterator[Kwin]:
             wait_for(up, 60, "kwin_wayland --virtual")
             yield desk
         finally:
-            for child in desk.windows.values():
-                child.stop(timeout=5)
-            for child in reversed(children):
-                child.stop(timeout=15)
+            desk.stop(children)
