@@ -23,7 +23,7 @@ from confluent_kafka.admin import NewTopic
 from schemas import topics
 from schemas.topics import ALL_TOPICS
 from tests.conftest import wait_for
-from tests.faults.test_matrix import COLLECTORS, PHASE_S, Pipeline, assert_ledger
+from tests.faults.test_matrix import PHASE_S, Pipeline, assert_ledger
 from tests.helpers import kafka
 
 pytestmark = pytest.mark.integration
@@ -68,12 +68,7 @@ def test_leader_loss_rolling_restart_and_controller_loss_lose_and_double_nothing
         cluster, tmp_path):
     p = Pipeline(tmp_path, bootstrap=cluster.bootstrap)
     try:
-        p.start_sink()
-        p.start_worker()
-        wait_for(lambda: p.healthy(f"http://127.0.0.1:{p.web}/health"), 120, "the worker")
-        for n in range(COLLECTORS):
-            p.start_collector(n)
-        time.sleep(PHASE_S)
+        p.start_running()
 
         leader = activity_leader(cluster)          # 1. kill -9 of the activity leader
         cluster.kill9(leader)

@@ -98,6 +98,15 @@ class Pipeline:
         except OSError:
             return False
 
+    def start_running(self) -> None:
+        """Sink, worker (until healthy) and the collectors, then one phase of traffic."""
+        self.start_sink()
+        self.start_worker()
+        wait_for(lambda: self.healthy(f"http://127.0.0.1:{self.web}/health"), 120, "the worker")
+        for n in range(COLLECTORS):
+            self.start_collector(n)
+        time.sleep(PHASE_S)
+
     def stop(self) -> None:
         self.stop_file.touch()
         for child in [*self.fleet.values(), self.worker, self.sink, self.broker]:
@@ -108,12 +117,7 @@ class Pipeline:
 def test_every_event_exactly_once_through_every_fault(tmp_path):
     p = Pipeline(tmp_path)
     try:
-        p.start_sink()
-        p.start_worker()
-        wait_for(lambda: p.healthy(f"http://127.0.0.1:{p.web}/health"), 120, "the worker")
-        for n in range(COLLECTORS):
-            p.start_collector(n)
-        time.sleep(PHASE_S)
+        p.start_running()
 
         p.kill9(p.fleet[0])                       # 1. collector kill -9
         time.sleep(1)
