@@ -4,20 +4,7 @@ import pytest
 from schemas.activity import ActivityEvent, domain_of
 from schemas.codec import encode_event
 from schemas.validate import REASONS, Invalid, parse
-
-NOW = 1_795_000_000_000
-
-
-def event(**overrides):
-    base = {"schema": "deskpulse.activity.v1", "event_id": "e1", "tenant": "acme",
-            "host": "pc-1", "user": "alice", "app": "firefox",
-            "start_ms": NOW - 60_000, "end_ms": NOW - 1_000}
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not ...}
-
-
-def raw(**overrides) -> bytes:
-    return orjson.dumps(event(**overrides))
+from tests.helpers.events import NOW, raw
 
 
 def test_valid_event_with_defaults_and_unknown_fields():

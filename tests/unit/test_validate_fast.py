@@ -10,20 +10,7 @@ from hypothesis import strategies as st
 
 from schemas.activity import ActivityEvent
 from schemas.validate import Invalid, parse, parse_valid
-
-NOW = 1_795_000_000_000
-
-
-def event(**overrides):
-    base = {"schema": "deskpulse.activity.v1", "event_id": "e1", "tenant": "acme",
-            "host": "pc-1", "user": "alice", "app": "firefox",
-            "start_ms": NOW - 60_000, "end_ms": NOW - 1_000}
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not ...}
-
-
-def raw(**overrides) -> bytes:
-    return orjson.dumps(event(**overrides))
+from tests.helpers.events import NOW, event, raw
 
 
 def same_as_python(data: bytes) -> None:
