@@ -13,6 +13,7 @@ from deskpulse.core.settings import KafkaSettings
 from schemas import topics
 from sinks import migrate
 from sinks import rollup as rollups
+from sinks.batch import Batch
 from sinks.loop import SinkLoop, SinkSettings
 from sinks.writer import ClickHouseWriter, ClientStore
 from tests.conftest import wait_for
@@ -143,3 +144,42 @@ def test_migrations_applied_twice_change_nothing(chdb):
                       "ORDER BY name").result_rows == tables
     assert chdb.query("SELECT count() FROM deskpulse.schema_migrations").result_rows[0][0] == \
         len(migrate.load_migrations())
+
+
+def test_a_record_twice_in_one_insert_block_counts_once_in_every_view(chdb):
+    """The writer inserts without the engine collapsing the block (``optimize_on_insert``
+    0, issue 21): both copies reach the ReplacingMergeTree stores, and every analyst view
+    still counts the record once (they read the stores with FINAL), also after a refresh."""
+    span = orjson.dumps([{"event_id": "twice", "tenant": "acme", "user": "u1", "host": "h",
+                          "app": "code", "exe": "/usr/bin/code", "title": "t", "url": "",
+                          "domain": "", "start_ms": MINUTE * 1000,
+                          "end_ms": MINUTE * 1000 + 90_000,
+                          "idle": False, "category": "development", "productivity": "productive"}])
+    record = orjson.loads(rollup(3))
+    record["event_id"], record["user"] = "twice", "u-twice"
+    twice = orjson.dumps([record, record])  # one message holding the record twice
+    batch = Batch()
+    batch.add(topics.SPANS, 0, 0, span)
+    batch.add(topics.SPANS, 0, 1, span)
+    batch.add(topics.ROLLUPS, 0, 0, twice)
+    batch.add(topics.ROLLUPS, 0, 1, orjson.dumps(record))
+    writer = ClickHouseWriter(chdb)
+    for table, body, token in batch.writes():
+        writer.write(table, body, token)
+
+    def one(sql: str):
+        return chdb.query(sql).result_rows[0]
+    assert one("SELECT count() FROM deskpulse.spans_store WHERE event_id = 'twice'") == (2,), \
+        "the engine collapsed the insert block (optimize_on_insert is on)"
+    assert one("SELECT count() FROM deskpulse.minutes_store WHERE event_id = 'twice'") == (6,)
+    assert one("SELECT count() FROM deskpulse.activity_spans WHERE event_id = 'twice'") == (1,)
+    expected_minutes = (2, round((1003 + 7) / 1000, 3), 0)
+    assert one("SELECT count(), round(sum(active_seconds), 3), sum(idle_seconds) "
+               "FROM deskpulse.activity_minutes WHERE user = 'u-twice'") == expected_minutes
+    for view in ("activity_hourly", "activity_daily"):
+        assert one(f"SELECT round(sum(active_seconds), 3) FROM deskpulse.{view} "
+                   f"WHERE user = 'u-twice'") == (expected_minutes[1],), view
+    rollups.refresh(ClientStore(chdb))
+    for view in ("activity_hourly", "activity_daily"):
+        assert one(f"SELECT round(sum(active_seconds), 3) FROM deskpulse.{view} "
+                   f"WHERE user = 'u-twice'") == (expected_minutes[1],), f"{view} after a refresh"
