@@ -109,6 +109,16 @@ SCRIPT = store_before(10) + textwrap.dedent("""
     result["replay_same"] = views_before == views()
     result["replay_rows"] = [rows("SELECT count() FROM deskpulse.spans_store FINAL")[0][0],
                              rows("SELECT count() FROM deskpulse.minutes_store FINAL")[0][0]]
+    # one UUID written both ways, and the zero UUID: three ids, three events, each as it came
+    ids = ["0123456789abcdef0123456789abcdef", "01234567-89ab-cdef-0123-456789abcdef",
+           "00000000-0000-0000-0000-000000000000"]
+    for i in ids + ids:  # twice: collapses
+        store.command("INSERT INTO deskpulse.spans_in (event_id, tenant, user, host, app, exe, "
+                      "title, url, domain, start_ms, end_ms, idle) SETTINGS insert_deduplicate = 0 "
+                      f"VALUES ('{i}', 'acme', 'same', 'pc', 'code', '', 't', '', '', {now}, "
+                      f"{now + 1000}, 0)")
+    result["same_uuid"] = rows("SELECT event_id FROM deskpulse.activity_spans "
+                               "WHERE user = 'same' ORDER BY event_id")
     print(orjson.dumps(result, default=str).decode())
 """)
 
@@ -135,6 +145,9 @@ def test_event_ids_are_stored_compactly_and_every_row_and_answer_stays(tmp_path)
     assert result["leftovers"] == [] and result["old_views"] == []
     assert result["replay_same"], "a replay after the upgrade collapses"
     assert result["replay_rows"] == [20000, result["minutes"]]
+    assert result["same_uuid"] == [["00000000-0000-0000-0000-000000000000"],
+                                   ["0123456789abcdef0123456789abcdef"],
+                                   ["01234567-89ab-cdef-0123-456789abcdef"]]
     before, after = result["sizes_before"], result["sizes_after"]
     assert after["minutes_store"] < 0.75 * before["minutes_store"], result
     assert after["spans_store"] < before["spans_store"], result
