@@ -146,8 +146,8 @@ def test_event_ids_are_stored_compactly_and_every_row_and_answer_stays(tmp_path)
     assert result["replay_same"], "a replay after the upgrade collapses"
     assert result["replay_rows"] == [20000, result["minutes"]]
     assert result["same_uuid"] == [["00000000-0000-0000-0000-000000000000"],
-                                   ["0123456789abcdef0123456789abcdef"],
-                                   ["01234567-89ab-cdef-0123-456789abcdef"]]
+                                   ["01234567-89ab-cdef-0123-456789abcdef"],
+                                   ["0123456789abcdef0123456789abcdef"]]
     before, after = result["sizes_before"], result["sizes_after"]
     assert after["minutes_store"] < 0.75 * before["minutes_store"], result
     assert after["spans_store"] < before["spans_store"], result
