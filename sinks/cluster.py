@@ -17,12 +17,13 @@ using the names they know:
   materialized views write to the ``Distributed`` tables;
 * views, ``ALTER``\\s and the database get ``ON CLUSTER``; a column added to a sharded
   table is added to its local tables and to its ``Distributed`` table;
-* a table rebuilt by a migration (``CREATE OR REPLACE TABLE X (...) AS SELECT * FROM X``,
-  to change its sorting key) becomes: a new replicated local table ``X_vN_local`` (its own
-  Keeper path) with a ``Distributed`` table over it, the rows copied through the
-  ``Distributed`` tables (once, from the node the script runs on), ``EXCHANGE TABLES`` of
-  the two local tables on every node (the ``Distributed`` table ``X`` then reads the new
-  one), and the old one dropped;
+* a table rebuilt by a migration (``CREATE OR REPLACE TABLE X (...) AS SELECT ... FROM X``,
+  to change its sorting key, codecs or columns) becomes: a new replicated local table
+  ``X_vN_local`` (its own Keeper path) with a ``Distributed`` table over it, the rows
+  copied (converted by the same select list) through the ``Distributed`` tables (once,
+  from the node the script runs on), ``EXCHANGE TABLES`` of the two local tables on every
+  node (the ``Distributed`` table ``X`` then reads the new one; when the columns change,
+  ``X`` is created again over them), and the old one dropped;
 * ``INSERT ... SELECT`` runs once, through the ``Distributed`` tables; ``DROP TABLE`` drops
   the ``Distributed`` table and its local tables.
 
@@ -42,7 +43,7 @@ SHARDING_KEY = "cityHash64(tenant, user)"
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS deskpulse\.(\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree|SummingMergeTree|MergeTree)(?:\(([^)]*\)?)\))?")
 _LOCAL_ONLY_SETTING = re.compile(r"\nSETTINGS non_replicated_deduplication_window = \d+")
-_REBUILD = re.compile(r"^CREATE OR REPLACE TABLE deskpulse\.(\w+)\s*\((.*)\nAS SELECT \* FROM "
+_REBUILD = re.compile(r"^CREATE OR REPLACE TABLE deskpulse\.(\w+)\s*\((.*)\nAS SELECT (.+?) FROM "
                       r"deskpulse\.(\w+)$", re.S)
 
 
@@ -107,17 +108,22 @@ def _distributed_sync(insert: str) -> str:
 
 
 def _render_rebuild(match: re.Match[str], cluster: str, version: int) -> list[str]:
-    name, body, source = match.groups()
+    name, body, select, source = match.groups()
     if source != name or name in EVERYWHERE:
         raise ValueError(f"no cluster rendering for a rebuild of {name} from {source}")
     on = _on(cluster)
     new = f"{name}_v{version}"
     created = _render_table(f"CREATE TABLE IF NOT EXISTS deskpulse.{new}\n({body}", new,
                             cluster)
-    return [*created,
-            _distributed_sync(f"INSERT INTO deskpulse.{new} SELECT * FROM deskpulse.{name} "
-                              "SETTINGS insert_deduplicate = 0"),
-            f"EXCHANGE TABLES deskpulse.{name}_local AND deskpulse.{new}_local {on}",
+    out = [*created,
+           _distributed_sync(f"INSERT INTO deskpulse.{new} SELECT {select} FROM "
+                             f"deskpulse.{name} SETTINGS insert_deduplicate = 0"),
+           f"EXCHANGE TABLES deskpulse.{name}_local AND deskpulse.{new}_local {on}"]
+    if select.strip() != "*":  # other columns: the Distributed table takes the new ones
+        out.append(f"CREATE OR REPLACE TABLE deskpulse.{name} {on} AS deskpulse.{name}_local\n"
+                   f"ENGINE = Distributed('{cluster}', 'deskpulse', '{name}_local', "
+                   f"{SHARDING_KEY if _has_person(body) else 'rand()'})")
+    return [*out,
             f"DROP TABLE IF EXISTS deskpulse.{new} {on}",
             f"DROP TABLE IF EXISTS deskpulse.{new}_local {on} SYNC"]
 

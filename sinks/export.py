@@ -44,11 +44,14 @@ from sinks.erase import TABLES, VERIFY_SETTINGS, check_subject, condition
 logger = logging.getLogger(__name__)
 
 #: the order each table's rows are written in
-_ORDER = {"spans_store": "start, event_id", "minutes_store": "minute, event_id",
+_ORDER = {"spans_store": "start, event_id", "minutes_store": "minute, event_key",
           "hours_agg": "hour, host, app, domain, category, productivity",
           "days_agg": "day, host, app, domain, category, productivity",
           "deadletter_store": "received_at, topic, partition, offset",
           "team_members_store": "team, updated_at"}
+#: what is exported of a table when not ``*``: spans_store's event_id as it came (its stored
+#: form is a UUID and a form, migration 0010), first as the table had it
+_COLUMNS = {"spans_store": "event_id, * EXCEPT (event_uuid, event_id_form, event_id_text)"}
 #: columns that hold a time, for the manifest's time range
 TIME_COLUMNS = ("start", "end", "minute", "hour", "day", "received_at")
 #: the policy "tables" of an export (besides :data:`sinks.erase.TABLES`)
@@ -84,8 +87,9 @@ def export_rows(store: SqlStore, tenant: str, user: str) -> dict[str, Any]:
     tables: dict[str, Table] = {}
     for table in TABLES:
         columns, rows = store.query(
-            f"SELECT * FROM deskpulse.{table} WHERE {condition(table, tenant, user)} "
-            f"ORDER BY {_ORDER[table]} SETTINGS {VERIFY_SETTINGS}")
+            f"SELECT {_COLUMNS.get(table, '*')} FROM deskpulse.{table} "
+            f"WHERE {condition(table, tenant, user)} ORDER BY {_ORDER[table]} "
+            f"SETTINGS {VERIFY_SETTINGS}")
         tables[table] = {"columns": list(columns), "rows": [plain(list(r)) for r in rows]}
     request_id = str(uuid.uuid4())
     counts = ", ".join(f"{literal(t)}, {len(v['rows'])}" for t, v in tables.items())

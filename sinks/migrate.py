@@ -94,10 +94,12 @@ def _ttl_days(client: SqlStore, moved: dict[str, str]) -> dict[str, int]:
     return out
 
 
-def apply(client: SqlStore) -> list[Migration]:
-    """Apply every pending migration; returns what was applied (empty when up to date)."""
+def apply(client: SqlStore, until: int | None = None) -> list[Migration]:
+    """Apply every pending migration (up to version ``until``, for the tests of one
+    migration); returns what was applied (empty when up to date)."""
     from sinks import retention
-    todo = plan(load_migrations(), applied_versions(client))
+    todo = [m for m in plan(load_migrations(), applied_versions(client))
+            if until is None or m.version <= until]
     for migration in todo:
         logger.info("applying migration %04d_%s", migration.version, migration.name)
         rebuilt = migration.rebuilt_tables()

@@ -37,8 +37,10 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 5000
 ROLLUP_STORES = (("minutes_store", "minute"),)
-_ROLLUP_COLUMNS = "tenant, user, host, app, domain, {time}, event_id, active_ms, idle_ms"
-_SPAN_COLUMNS = "event_id, tenant, user, host, app, exe, title, url, domain, start, end, idle"
+_ROLLUP_COLUMNS = "tenant, user, host, app, domain, {time}, event_key, active_ms, idle_ms"
+#: spans_store's stored columns (``event_id`` is an ALIAS of the first three, migration 0010)
+_SPAN_COLUMNS = ("event_uuid, event_id_form, event_id_text, tenant, user, host, app, exe, "
+                 "title, url, domain, start, end, idle")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def rollups_from(table: str, time: str, events: str, tenant: str, since: dt.date
     """Rows of ``table`` whose event now has another label in ``events`` (``r``, ``e``)."""
     return (f"FROM deskpulse.{table} AS r FINAL "
             f"INNER JOIN deskpulse.{events} AS e ON e.user = r.user AND e.host = r.host "
-            "AND e.event_id = r.event_id "
+            "AND e.event_key = r.event_key "
             f"WHERE r.tenant = {literal(tenant)} AND r.{time} >= {since_sql(since)} "
             f"AND {_changed('r', 'e')}")
 
@@ -122,10 +124,12 @@ def recategorize(store: SqlStore, matcher: TenantMatcher, tenant: str, since: dt
         rows["spans_store"] = rewrite(store, "spans_store", _SPAN_COLUMNS, "s", "l",
                                       spans_from(scratch, tenant, since))
         progress(f"spans: {rows['spans_store']:,} relabelled")
-        # every event's label, read once from its (relabelled) spans for the three stores; an
-        # event is (tenant, user, host, event_id): another computer's same event_id is another
+        # every event's label, read once from its (relabelled) spans; an event is (tenant,
+        # user, host, event_id): another computer's same event_id is another. minutes_store
+        # keys its rows by sipHash64(event_id) (migration 0010)
         store.command(f"CREATE TABLE deskpulse.{events} ENGINE = Memory AS "
-                      "SELECT user, host, event_id, any(category) AS category, "
+                      "SELECT user, host, sipHash64(event_id) AS event_key, "
+                      "any(category) AS category, "
                       "any(productivity) AS productivity FROM deskpulse.spans_store FINAL "
                       f"WHERE tenant = {literal(tenant)} AND start >= {since_sql(since)} "
                       "GROUP BY user, host, event_id")

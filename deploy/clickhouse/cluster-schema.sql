@@ -826,6 +826,191 @@ DROP TABLE IF EXISTS deskpulse.spans_codec_catchup_local ON CLUSTER '{cluster}' 
 
 INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (9, 'span_codecs', 'e98f0b2cf2c5427f');
 
+-- 0010_compact_event_keys
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_keys_catchup_local ON CLUSTER '{cluster}'
+(
+    event_uuid UUID,
+    event_id_form UInt8,
+    event_id_text String,
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    exe LowCardinality(String),
+    title String,
+    url String,
+    domain LowCardinality(String),
+    start DateTime64(3, 'UTC'),
+    end DateTime64(3, 'UTC'),
+    idle Bool,
+    written_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/deskpulse/spans_keys_catchup_local', '{replica}')
+ORDER BY (tenant, user, start);
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_keys_catchup ON CLUSTER '{cluster}' AS deskpulse.spans_keys_catchup_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'spans_keys_catchup_local', cityHash64(tenant, user));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.spans_keys_catchup_mv ON CLUSTER '{cluster}' TO deskpulse.spans_keys_catchup AS
+SELECT if(event_id_form = 0, toUUIDOrZero(''), toUUIDOrZero(event_id)) AS event_uuid,
+       multiIf(toString(toUUIDOrZero(event_id)) = event_id, 1,
+               replaceAll(toString(toUUIDOrZero(event_id)), '-', '') = event_id, 2, 0) AS event_id_form,
+       if(event_id_form = 0, event_id, '') AS event_id_text,
+       tenant, user, host, app, exe, title, url, domain,
+       fromUnixTimestamp64Milli(start_ms, 'UTC') AS start,
+       fromUnixTimestamp64Milli(end_ms, 'UTC') AS end,
+       idle, category, productivity
+FROM deskpulse.spans_in;
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_keys_catchup_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    minute DateTime('UTC'),
+    event_key UInt64,
+    active_ms UInt32,
+    idle_ms UInt32,
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/deskpulse/minutes_keys_catchup_local', '{replica}')
+ORDER BY (tenant, minute);
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_keys_catchup ON CLUSTER '{cluster}' AS deskpulse.minutes_keys_catchup_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'minutes_keys_catchup_local', cityHash64(tenant, user));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.minutes_keys_catchup_mv ON CLUSTER '{cluster}' TO deskpulse.minutes_keys_catchup AS
+SELECT tenant, user, host, app, domain, toDateTime(m.1, 'UTC') AS minute,
+       sipHash64(event_id) AS event_key,
+       if(idle, 0, m.2) AS active_ms, if(idle, m.2, 0) AS idle_ms, category, productivity
+FROM deskpulse.rollups_in
+ARRAY JOIN minutes AS m;
+
+DROP VIEW IF EXISTS deskpulse.spans_v4_mv ON CLUSTER '{cluster}';
+
+DROP VIEW IF EXISTS deskpulse.minutes_v4_mv ON CLUSTER '{cluster}';
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_store_v10_local ON CLUSTER '{cluster}'
+(
+    event_uuid UUID,
+    event_id_form UInt8,
+    event_id_text String CODEC(ZSTD(3)),
+    event_id String ALIAS multiIf(event_id_form = 1, toString(event_uuid), event_id_form = 2, replaceAll(toString(event_uuid), '-', ''), event_id_text),
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    exe LowCardinality(String),
+    title String CODEC(ZSTD(3)),
+    url String CODEC(ZSTD(3)),
+    domain LowCardinality(String),
+    start DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    end DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    idle Bool,
+    written_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1)),
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/spans_store_v10_local', '{replica}')
+PARTITION BY toYYYYMM(start)
+ORDER BY (tenant, user, app, start, host, event_uuid, event_id_form, event_id_text)
+TTL toDateTime(start) + INTERVAL 90 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.spans_store_v10 ON CLUSTER '{cluster}' AS deskpulse.spans_store_v10_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'spans_store_v10_local', cityHash64(tenant, user));
+
+INSERT INTO deskpulse.spans_store_v10 SELECT if(event_id_form = 0, toUUIDOrZero(''), toUUIDOrZero(event_id)) AS event_uuid, multiIf(toString(toUUIDOrZero(event_id)) = event_id, 1, replaceAll(toString(toUUIDOrZero(event_id)), '-', '') = event_id, 2, 0) AS event_id_form, if(event_id_form = 0, event_id, '') AS event_id_text, tenant, user, host, app, exe, title, url, domain, start, end, idle, written_at, category, productivity FROM deskpulse.spans_store SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+EXCHANGE TABLES deskpulse.spans_store_local AND deskpulse.spans_store_v10_local ON CLUSTER '{cluster}';
+
+CREATE OR REPLACE TABLE deskpulse.spans_store ON CLUSTER '{cluster}' AS deskpulse.spans_store_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'spans_store_local', cityHash64(tenant, user));
+
+DROP TABLE IF EXISTS deskpulse.spans_store_v10 ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.spans_store_v10_local ON CLUSTER '{cluster}' SYNC;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.spans_v10_mv ON CLUSTER '{cluster}' TO deskpulse.spans_store AS
+SELECT if(event_id_form = 0, toUUIDOrZero(''), toUUIDOrZero(event_id)) AS event_uuid,
+       multiIf(toString(toUUIDOrZero(event_id)) = event_id, 1,
+               replaceAll(toString(toUUIDOrZero(event_id)), '-', '') = event_id, 2, 0) AS event_id_form,
+       if(event_id_form = 0, event_id, '') AS event_id_text,
+       tenant, user, host, app, exe, title, url, domain,
+       fromUnixTimestamp64Milli(start_ms, 'UTC') AS start,
+       fromUnixTimestamp64Milli(end_ms, 'UTC') AS end,
+       idle, category, productivity
+FROM deskpulse.spans_in;
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_store_v10_local ON CLUSTER '{cluster}'
+(
+    tenant LowCardinality(String),
+    user String,
+    host String,
+    app LowCardinality(String),
+    domain LowCardinality(String),
+    minute DateTime('UTC') CODEC(Delta, ZSTD(3)),
+    event_key UInt64 CODEC(ZSTD(3)),
+    active_ms UInt32 CODEC(T64, ZSTD(3)),
+    idle_ms UInt32 CODEC(T64, ZSTD(3)),
+    category LowCardinality(String) DEFAULT 'uncategorized',
+    productivity LowCardinality(String) DEFAULT 'neutral'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/minutes_store_v10_local', '{replica}')
+PARTITION BY toYYYYMM(minute)
+ORDER BY (tenant, toStartOfHour(minute), user, host, app, domain, minute, event_key)
+TTL minute + INTERVAL 730 DAY;
+
+CREATE TABLE IF NOT EXISTS deskpulse.minutes_store_v10 ON CLUSTER '{cluster}' AS deskpulse.minutes_store_v10_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'minutes_store_v10_local', cityHash64(tenant, user));
+
+INSERT INTO deskpulse.minutes_store_v10 SELECT tenant, user, host, app, domain, minute, sipHash64(event_id) AS event_key, active_ms, idle_ms, category, productivity FROM deskpulse.minutes_store SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+EXCHANGE TABLES deskpulse.minutes_store_local AND deskpulse.minutes_store_v10_local ON CLUSTER '{cluster}';
+
+CREATE OR REPLACE TABLE deskpulse.minutes_store ON CLUSTER '{cluster}' AS deskpulse.minutes_store_local
+ENGINE = Distributed('{cluster}', 'deskpulse', 'minutes_store_local', cityHash64(tenant, user));
+
+DROP TABLE IF EXISTS deskpulse.minutes_store_v10 ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.minutes_store_v10_local ON CLUSTER '{cluster}' SYNC;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.minutes_v10_mv ON CLUSTER '{cluster}' TO deskpulse.minutes_store AS
+SELECT tenant, user, host, app, domain, toDateTime(m.1, 'UTC') AS minute,
+       sipHash64(event_id) AS event_key,
+       if(idle, 0, m.2) AS active_ms, if(idle, m.2, 0) AS idle_ms, category, productivity
+FROM deskpulse.rollups_in
+ARRAY JOIN minutes AS m;
+
+INSERT INTO deskpulse.spans_store SELECT * FROM deskpulse.spans_keys_catchup
+SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+INSERT INTO deskpulse.minutes_store SELECT * FROM deskpulse.minutes_keys_catchup
+SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+INSERT INTO deskpulse.rollup_marks (tenant, hour, written_at)
+SELECT DISTINCT tenant, toStartOfHour(minute), now64(3, 'UTC') FROM deskpulse.minutes_keys_catchup
+SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;
+
+DROP VIEW IF EXISTS deskpulse.spans_keys_catchup_mv ON CLUSTER '{cluster}';
+
+DROP VIEW IF EXISTS deskpulse.minutes_keys_catchup_mv ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.spans_keys_catchup ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.spans_keys_catchup_local ON CLUSTER '{cluster}' SYNC;
+
+DROP TABLE IF EXISTS deskpulse.minutes_keys_catchup ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS deskpulse.minutes_keys_catchup_local ON CLUSTER '{cluster}' SYNC;
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (10, 'compact_event_keys', '2bcf9fd068a1a53f');
+
 -- 0012_deadletter_identity
 
 CREATE TABLE IF NOT EXISTS deskpulse.deadletter_identity_catchup_local ON CLUSTER '{cluster}'

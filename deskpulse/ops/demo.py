@@ -11,7 +11,7 @@ from deskpulse.core.errors import StackError
 STORED_EVENTS_SQL = """
 SELECT (SELECT uniqExact(event_id) FROM deskpulse.spans_store WHERE end = start)
      + least((SELECT uniqExact(event_id) FROM deskpulse.spans_store WHERE end > start),
-             (SELECT uniqExact(event_id) FROM deskpulse.minutes_store))
+             (SELECT uniqExact(event_key) FROM deskpulse.minutes_store))
      + (SELECT count() FROM deskpulse.deadletter)"""
 
 

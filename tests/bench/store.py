@@ -403,20 +403,19 @@ def section(results: list[dict[str, Any]]) -> str:
                   f"{person_days:,} person-days, after `OPTIMIZE ... FINAL`).", ""]
     lines += ["Where the bytes are now: the two per-event tables, `spans_store` (the person "
               "timeline, 90 days) and `minutes_store` (the deduplication source of every "
-              "total), hold nearly all of it; the aggregates are about 1.5 KB per "
-              "person-day. `event_id` is the largest column of both: 14.7 and 15.7 KB per "
-              "person-day (a UUID's text, near its 16 bytes of entropy per event "
-              "under ZSTD). Migration 0009 stores `spans_store`'s columns with codecs "
-              "(ZSTD(3) on `event_id` and the texts, DoubleDelta on the times): 25.6 -> "
-              "21.8 KB. Reaching 30 KB needs a smaller event identity in `minutes_store`: "
-              "a 64-bit hash of `event_id` in its key measured 20.8 -> 13.2 KB, about 36 KB "
-              "in all, still above 30 (docs/clickhouse.md, \"Storage per person-day\"). "
-              "Migration 0007 sorts `minutes_store` by "
-              "`(tenant, toStartOfHour(minute), user, minute, ...)`: an hour or a day is one "
-              "range for the refresh and the dirty-hour reads, and a person's rows of an "
-              "hour stay together (sorted by minute first, 1,600 people took 31.6 KB per "
-              "person-day in `minutes_store`, 22.1 this way: a span's two minute rows, "
-              "with the same `event_id`, then lie apart).", ""]
+              "total), hold nearly all of it; the aggregates are about 1.5 KB per person-day. "
+              "Before migration 0010, `event_id` was the largest column of both (14.7 and "
+              "15.7 KB per person-day: a UUID's text, near its 16 bytes of entropy per event "
+              "under ZSTD). Migration 0009 stores `spans_store`'s columns with codecs (25.6 "
+              "-> 21.8 KB); migration 0010 keeps the spans' id as a UUID's 16 bytes behind an "
+              "`event_id` ALIAS, keys the minute rows by a 64-bit hash of it and sorts both "
+              "tables by app within a person (44.0 -> 31.5 KB in all; docs/clickhouse.md, "
+              '"Storage per person-day", says what stands between that and 30). Migration '
+              "0007 sorts `minutes_store` by hour first, then person: an hour or a day is one "
+              "range for the refresh and the dirty-hour reads, and a person's rows of an hour "
+              "stay together (sorted by minute first, 1,600 people took 31.6 KB per "
+              "person-day in `minutes_store`, 22.1 this way: a span's two minute rows then "
+              "lie apart).", ""]
     if len(results) > 1:
         a, b = results[0], results[-1]
         scale = b["people"] / a["people"]

@@ -177,7 +177,7 @@ def test_forget_and_relabel_keep_the_aggregates_exact(chdb):
     assert totals(chdb, "days_agg", tenant) == want
     # a relabel of minutes outside rollups_in: marked, refreshed, labels move, totals do not
     chdb.command("INSERT INTO deskpulse.minutes_store SELECT tenant, user, host, app, domain, "
-                 "minute, event_id, active_ms, idle_ms, 'games', 'unproductive' "
+                 "minute, event_key, active_ms, idle_ms, 'games', 'unproductive' "
                  f"FROM deskpulse.minutes_store FINAL WHERE tenant = '{tenant}' "
                  "AND user = 'user0' SETTINGS insert_deduplicate = 0")
     rollup.mark_all(store, tenant)
@@ -276,5 +276,6 @@ def test_migration_converts_old_rollups_with_the_same_totals(tmp_path):
     assert r["retention"]["hours"] == 400, "the old table's retention moves to the new one"
     assert r["retention"]["days"] == 730
     assert r["tables"] == [], "old per-event tables and scratch tables gone"
-    assert r["key"] == [["tenant, toStartOfHour(minute), user, minute, host, app, domain, "
-                         "event_id"]]
+    # (0010 keys the minute rows by a hash of the event_id, sorted by app within the hour)
+    assert r["key"] == [["tenant, toStartOfHour(minute), user, host, app, domain, minute, "
+                         "event_key"]]

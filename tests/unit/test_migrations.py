@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,41 @@ def test_a_rebuilt_table_is_rendered_as_copy_exchange_and_drop_on_a_cluster():
     ]
     at = [sql.index(step) for step in steps]
     assert at == sorted(at), "in this order"
-    assert "CREATE OR REPLACE TABLE" not in sql
+    # no local table is replaced in place: only a Distributed table is created again over
+    # new columns (0010)
+    replaced = re.findall(r"CREATE OR REPLACE TABLE (deskpulse\.\w+) .*\n(.*)", sql)
+    assert replaced and all(line.startswith("ENGINE = Distributed(") for _, line in replaced)
+    assert {name for name, _ in replaced} == {"deskpulse.spans_store", "deskpulse.minutes_store"}
     with pytest.raises(ValueError, match="no cluster rendering for a rebuild"):
         cluster.render_statement("CREATE OR REPLACE TABLE deskpulse.a\n(x String)\nENGINE = "
                                  "MergeTree ORDER BY x\nAS SELECT * FROM deskpulse.b", "prod")
+
+
+def test_a_rebuild_that_converts_columns_copies_them_converted_and_renews_the_distributed():
+    [keys] = [m for m in load_migrations() if m.name == "compact_event_keys"]
+    assert keys.rebuilt_tables() == {"spans_store", "minutes_store"}
+    sql = cluster.render([keys], "prod")
+    steps = [
+        "CREATE TABLE IF NOT EXISTS deskpulse.minutes_keys_catchup_local ON CLUSTER 'prod'",
+        "DROP VIEW IF EXISTS deskpulse.minutes_v4_mv ON CLUSTER 'prod';",
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/deskpulse/"
+        "minutes_store_v10_local'",
+        "INSERT INTO deskpulse.minutes_store_v10 SELECT tenant, user, host, app, domain, minute, "
+        "sipHash64(event_id) AS event_key, active_ms, idle_ms, category, productivity FROM "
+        "deskpulse.minutes_store SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;",
+        "EXCHANGE TABLES deskpulse.minutes_store_local AND deskpulse.minutes_store_v10_local ON "
+        "CLUSTER 'prod';",
+        "CREATE OR REPLACE TABLE deskpulse.minutes_store ON CLUSTER 'prod' AS "
+        "deskpulse.minutes_store_local\nENGINE = Distributed('prod', 'deskpulse', "
+        "'minutes_store_local', cityHash64(tenant, user));",
+        "DROP TABLE IF EXISTS deskpulse.minutes_store_v10_local ON CLUSTER 'prod' SYNC;",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS deskpulse.minutes_v10_mv ON CLUSTER 'prod' TO "
+        "deskpulse.minutes_store AS",
+        "INSERT INTO deskpulse.minutes_store SELECT * FROM deskpulse.minutes_keys_catchup\n"
+        "SETTINGS insert_deduplicate = 0, insert_distributed_sync = 1;",
+    ]
+    at = [sql.index(step) for step in steps]
+    assert at == sorted(at), "in this order"
+    # a rebuild that keeps its columns (0006, 0009) does not touch the Distributed table
+    [identity] = [m for m in load_migrations() if m.name == "event_identity"]
+    assert "CREATE OR REPLACE" not in cluster.render([identity], "prod")
