@@ -304,6 +304,29 @@ def test_slow_clients_and_crowds_do_not_block_anyone(tmp_path):
         rig.close()
 
 
+def test_a_whole_request_that_waited_for_a_starved_server_is_answered_not_timed_out(
+        tmp_path):
+    """The deadline is for the client; a server thread kept from the CPU past it (a loaded
+    machine) reads what is there before it says "no complete request line". It told a
+    pause request sent in full that it came too late (the rude-client test saw it)."""
+
+    class Starved(ControlServer):
+        def _admit(self, conn: socket.socket) -> None:
+            super()._admit(conn)
+            time.sleep(0.5)  # the serving thread waits for the CPU right after admitting
+
+    collector = Collector(CollectorSettings(user="alice", host="pc"), probe=CountingProbe(),
+                          idle=Idle(), spool=Spool(tmp_path / "spool.db"),
+                          publisher=LoopPublisher())
+    server = Starved(tmp_path / "run" / "ctl.sock", collector.handle, request_timeout=0.2)
+    server.start()
+    try:
+        assert request(server.path, {"cmd": "pause", "for_s": 60})["paused"] is True
+        assert collector.pause is not None
+    finally:
+        server.stop()
+
+
 def test_a_client_over_the_bound_is_told_it_is_busy(tmp_path):
     rig = Live(tmp_path, max_clients=1, request_timeout=5)
     try:
