@@ -241,8 +241,10 @@ class Collector:
 
     def tick(self) -> None:
         """Take one sample and spool whatever spans it closed."""
-        now = self._now_ms()
         with self._lock:
+            # the moment under the lock, as pause and resume take theirs: a resume cannot come
+            # between it and the paused check, so no span is dated before the resume
+            now = self._now_ms()
             cut = self._away.take_cut() if self._away is not None else None
             if cut is not None:  # locked or asleep since `cut`: the span ended there
                 self.counters.spooled += self._spool.put(self.builder.flush(min(cut, now)),

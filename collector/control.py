@@ -249,8 +249,12 @@ class ControlServer:
         now = time.monotonic()
         for conn, client in list(self._clients.items()):
             if now >= client.deadline:
-                self._reply(conn, {"error": f"no complete request line within "
-                                            f"{self.request_timeout:g} s"})
+                # what arrived while this thread waited for the CPU still counts: a whole
+                # line is answered, only a client that did not send one is timed out
+                self._read(conn)
+                if conn in self._clients:
+                    self._reply(conn, {"error": f"no complete request line within "
+                                                f"{self.request_timeout:g} s"})
 
     def _accept(self) -> None:
         for _ in range(64):  # all that wait (bounded: reads are served between rounds)

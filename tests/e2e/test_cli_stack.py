@@ -99,6 +99,14 @@ def test_up_status_query_simulate_report_and_clean_stop(up, tmp_path):
         return int(r.stdout.splitlines()[1]) == published
     wait_for(stored, timeout=120, what="simulated spans in the store", interval=1)
 
+    def rolled_up():  # the rollups travel apart from the spans: they count the same time
+        r = deskpulse("query", "SELECT (SELECT sum(dateDiff('millisecond', start, end)) FROM "
+                      "deskpulse.activity_spans) = (SELECT toInt64(round(sum(active_seconds + "
+                      "idle_seconds) * 1000)) FROM deskpulse.activity_minutes)", "--format",
+                      "csv", data_dir=tmp_path)
+        return r.stdout.splitlines()[1:] == ["1"]
+    wait_for(rolled_up, timeout=120, what="the minutes of every span", interval=1)
+
     report = deskpulse("report", data_dir=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "Per person" in report.stdout

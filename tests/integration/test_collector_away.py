@@ -36,28 +36,31 @@ def test_locked_and_sleeping_time_is_never_active_on_x11(broker, tmp_path):
         proc.start()
         assert "logind LockedHint + PrepareForSleep" in proc.status()["session"]["away"]
         time.sleep(1.5)
-        before_lock = now_ms()
         bus.set_locked_hint("x1", True)
-        wait_for(lambda: proc.status()["away"], 10, "the collector to see the lock")
+        wait_for(lambda: proc.status()["away"], 30, "the collector to see the lock")
+        # The collector takes the lock's moment when logind's signal reaches its watch
+        # thread: some time after SetLockedHint is called here, how long depends on the load.
+        # What holds is that it took it before it reported being away.
+        locked = now_ms()
         time.sleep(2.0)
         unlocked = now_ms()
         bus.set_locked_hint("x1", False)
-        wait_for(lambda: not proc.status()["away"], 10, "the collector to see the unlock")
+        wait_for(lambda: not proc.status()["away"], 30, "the collector to see the unlock")
         time.sleep(1.5)
-        before_sleep = now_ms()
         bus.prepare_for_sleep(True)
-        wait_for(lambda: proc.status()["away"], 10, "the collector to see the suspend")
+        wait_for(lambda: proc.status()["away"], 30, "the collector to see the suspend")
+        asleep = now_ms()
         time.sleep(2.0)
         woke = now_ms()
         bus.prepare_for_sleep(False)
-        wait_for(lambda: not proc.status()["away"], 10, "the collector to see the resume")
+        wait_for(lambda: not proc.status()["away"], 30, "the collector to see the resume")
         time.sleep(1.5)
         assert proc.stop() == 0
     events = published(broker, "x-away", expect_at_least=3)
     assert {e["app"] for e in events} == {"Lockapp"}
-    for start, end in ((before_lock, unlocked), (before_sleep, woke)):
-        inside = [e for e in events if e["start_ms"] < end and e["end_ms"] > start + 1000]
+    for start, end in ((locked, unlocked), (asleep, woke)):
+        inside = [e for e in events if e["start_ms"] < end and e["end_ms"] > start]
         assert not inside, f"away time recorded: {inside}"
-    assert any(e["end_ms"] <= before_lock + 1000 for e in events), "recorded before the lock"
-    assert any(unlocked <= e["start_ms"] <= before_sleep for e in events), "between the two"
+    assert any(e["end_ms"] <= locked for e in events), "recorded before the lock"
+    assert any(unlocked <= e["start_ms"] <= asleep for e in events), "between the two"
     assert any(e["start_ms"] >= woke for e in events), "recording again after the resume"

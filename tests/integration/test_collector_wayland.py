@@ -16,7 +16,7 @@ from collector.spool import Spool
 from deskpulse.core.procs import Child, free_port
 from schemas import topics
 from tests.conftest import wait_for
-from tests.helpers.collector_proc import CollectorProc
+from tests.helpers.collector_proc import CollectorProc, assert_focused
 from tests.helpers.wayland import gnome_desktop, kwin_desktop, sway_desktop, system_bus
 from tests.integration.test_collector_x11 import published
 from tests.integration.test_privacy_invariants import OUTPUTS, table_text, topic_bytes
@@ -54,10 +54,14 @@ def test_sway_focus_switches_idle_and_a_typed_secret(stack, stack_store, tmp_pat
         time.sleep(3.0)       # no input: idle after the 2 s threshold
         desk.type(SECRET)     # input through the virtual keyboard: active again
         time.sleep(1.5)
+        beta_asked = int(time.time() * 1000)
         desk.focus("Beta sheet")
+        beta_seen = proc.sampled_now_ms()
         desk.type(SECRET)
         time.sleep(2.5)
+        alpha_asked = int(time.time() * 1000)
         desk.focus("Alpha doc")
+        alpha_seen = proc.sampled_now_ms()
         time.sleep(2.0)
         assert proc.stop() == 0
 
@@ -67,8 +71,8 @@ def test_sway_focus_switches_idle_and_a_typed_secret(stack, stack_store, tmp_pat
     assert {app for app, _, _, _ in rows} == {"foot"}
     titles = [t for _, t, _, _ in rows]
     assert titles[0] == "Alpha doc" and titles[-1] == "Alpha doc" and "Beta sheet" in titles
-    beta_ms = sum(ms for _, t, ms, _ in rows if t == "Beta sheet")
-    assert 1500 <= beta_ms <= 4500, beta_ms  # ~2.5 s of Beta, give or take polls and typing
+    assert_focused([(s, e) for t, s, e, _ in span_times(stack_store, "wl-sway")
+                    if t == "Beta sheet"], beta_asked, beta_seen, alpha_asked, alpha_seen)
     first_alpha = rows[:titles.index("Beta sheet")]
     idles = [idle for _, _, _, idle in first_alpha]
     assert idles[:2] == [False, True], f"idle after 2 s without input: {first_alpha}"
@@ -140,9 +144,13 @@ def test_kwin_script_reports_the_active_window_and_kwin_idle(stack, stack_store,
         session = proc.status()["session"]
         assert session["probe"] == "kde" and session["idle"] == "ext-idle-notify-v1"
         time.sleep(1.5)
+        lambda_asked = int(time.time() * 1000)
         desk.focus("Lambda doc")
+        lambda_seen = proc.sampled_now_ms()
         time.sleep(2.0)
+        kappa_asked = int(time.time() * 1000)
         desk.focus("Kappa doc")
+        kappa_seen = proc.sampled_now_ms()
         time.sleep(3.5)       # no input at all here: idle 2 s after the collector started
         assert proc.stop() == 0
 
@@ -152,8 +160,8 @@ def test_kwin_script_reports_the_active_window_and_kwin_idle(stack, stack_store,
     # (the Lambda stretch may be split where the idle notification arrives: no input here)
     assert {(a, t) for a, t, _, _ in rows if t == "Lambda doc"} == {("lambda", "Lambda doc")}
     assert rows[0][:2] == ("kappa", "Kappa doc")
-    lambda_ms = sum(ms for _, t, ms, _ in rows if t == "Lambda doc")
-    assert 1000 <= lambda_ms <= 4000, lambda_ms
+    assert_focused([(s, e) for t, s, e, _ in span_times(stack_store, "wl-kde")
+                    if t == "Lambda doc"], lambda_asked, lambda_seen, kappa_asked, kappa_seen)
     assert rows[-1][3] is True, "idle from KWin's ext-idle-notify-v1 after the threshold"
 
 

@@ -21,7 +21,7 @@ from deskpulse.core.procs import free_port
 from deskpulse.ops.broker import start_broker
 from schemas import topics
 from tests.conftest import wait_for
-from tests.helpers.collector_proc import CollectorProc
+from tests.helpers.collector_proc import CollectorProc, assert_focused
 from tests.integration.xdesktop import x_desktop
 
 pytestmark = pytest.mark.integration
@@ -73,10 +73,14 @@ def test_window_switches_idle_and_a_typed_secret(desktop, broker, tmp_path):
     time.sleep(3.0)        # no input: idle after 2 s
     desktop.type(SECRET)   # input: active again
     time.sleep(1.5)
+    beta_asked = int(time.time() * 1000)
     desktop.activate("Beta sheet")
+    beta_seen = proc.sampled_now_ms()  # Beta is focused and sampled by now
     desktop.type(SECRET)
     time.sleep(2.5)
+    alpha_asked = int(time.time() * 1000)
     desktop.activate("Alpha doc")
+    alpha_seen = proc.sampled_now_ms()  # Alpha is focused and sampled by now
     time.sleep(2.0)
     assert proc.stop() == 0
     events = published(broker, "x-switch", expect_at_least=4)
@@ -85,8 +89,8 @@ def test_window_switches_idle_and_a_typed_secret(desktop, broker, tmp_path):
     assert apps[0] == "Alphaapp" and "Betaapp" in apps and apps[-1] == "Alphaapp"
     beta = [e for e in events if e["app"] == "Betaapp"]
     assert {e["title"] for e in beta} == {"Beta sheet"}
-    beta_ms = sum(e["end_ms"] - e["start_ms"] for e in beta)
-    assert 1500 <= beta_ms <= 4000, beta_ms  # ~2.5 s of Beta, give or take polls/activation
+    assert_focused([(e["start_ms"], e["end_ms"]) for e in beta], beta_asked, beta_seen,
+                   alpha_asked, alpha_seen)
     alpha_first = [e for e in events if e["app"] == "Alphaapp" and e["start_ms"] <
                    beta[0]["start_ms"]]
     assert [e.get("idle", False) for e in alpha_first][:2] == [False, True], \

@@ -212,6 +212,38 @@ def test_metrics_text_counts_what_the_status_says(rig):
     assert "# TYPE deskpulse_collector_published counter" in text
 
 
+def test_a_sample_taken_while_the_pause_is_being_lifted_does_not_start_inside_it(rig):
+    """The loop reads its clock under the lock: a resume cannot come between the two, so
+    the first span after it never starts before it (it did, by the loop's delay)."""
+    import threading
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    seconds(3)
+    since = collector.set_pause(None).since_ms
+    seconds(3)
+    resumer: list[threading.Thread] = []
+
+    def racing_clock():
+        value = clock.now
+        if threading.current_thread().name == "ticker" and not resumer:
+            clock.now += 1  # the resume, a second after the loop read its clock
+            resumer.append(threading.Thread(target=collector.resume, name="resumer"))
+            resumer[0].start()
+            resumer[0].join(0.5)  # (with the lock held, it cannot: go on after a while)
+        return value
+    collector._clock = racing_clock
+    ticker = threading.Thread(target=collector.tick, name="ticker")
+    ticker.start()
+    ticker.join(5)
+    resumer[0].join(5)
+    assert collector.pause is None
+    resumed_ms = int(clock.now * 1000)  # the resume's moment (the clock stood still since)
+    seconds(3)
+    collector.shutdown()
+    after = [e for e in (p.event for p in spool.pending(10)) if e.end_ms > since]
+    assert after and all(e.start_ms >= resumed_ms for e in after), \
+        [(e.start_ms, resumed_ms) for e in after]
+
+
 def test_a_sample_taken_while_the_pause_is_being_set_does_not_cross_it(rig):
     """The run loop samples on its own thread: the pause's moment is taken under the lock."""
     import threading
