@@ -20,11 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 #: modules the collect path must not import (faces, other stages, heavy libraries)
 NEVER = ("click", "deskpulse.cli", "faust", "clickhouse_connect", "chdb", "http.server",
          "asyncio", "msgspec", "ssl", "urllib.request",
-         "confluent_kafka.serializing_producer", "confluent_kafka.admin", "pynput")
+         "confluent_kafka.serializing_producer", "confluent_kafka.admin", "pynput",
+         # the two loopback HTTP endpoints need neither http.client nor email (collector.httpd)
+         "http.client", "email", "socketserver", "mimetypes",
+         # process names come from /proc on Linux (collector.probes.process)
+         "psutil")
 
 COLLECT_PATH = ("collector.main", "collector.run", "collector.publisher", "collector.config",
                 "collector.probes.select", "collector.probes.x11", "collector.probes.gnome",
                 "collector.probes.wlroots", "collector.session.lock", "collector.mydata.sentlog",
+                "collector.mydata.server", "collector.mydata.tray", "collector.browser",
+                "collector.probes.process", "collector.probes.kde",
                 "deskpulse.core.logs", "deskpulse.core.stackfile", "deskpulse.core.devices")
 
 
