@@ -24,7 +24,9 @@ NEVER = ("click", "deskpulse.cli", "faust", "clickhouse_connect", "chdb", "http.
          # the two loopback HTTP endpoints need neither http.client nor email (collector.httpd)
          "http.client", "email", "socketserver", "mimetypes",
          # process names come from /proc on Linux (collector.probes.process)
-         "psutil")
+         "psutil",
+         # the X11 probe speaks the few requests it needs itself (collector.probes.xproto)
+         "Xlib", "six")
 
 COLLECT_PATH = ("collector.main", "collector.run", "collector.publisher", "collector.config",
                 "collector.probes.select", "collector.probes.x11", "collector.probes.gnome",
