@@ -28,7 +28,7 @@ NEVER = ("click", "deskpulse.cli", "faust", "clickhouse_connect", "chdb", "http.
          # the X11 probe speaks the few requests it needs itself (collector.probes.xproto)
          "Xlib", "six",
          # no pickling log handlers (deskpulse.core.logs.RotatingFile)
-         "logging.handlers", "pickle")
+         "logging.handlers", "pickle", "csv")
 #: ... nor, on X11 and wlroots, child processes or argument parsing (deskpulse.core.procs
 #: imports them where used; the GNOME and KDE probes do start gdbus/qdbus helpers)
 NEVER_ON_X11_WLROOTS = ("subprocess", "argparse")
