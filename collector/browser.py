@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import orjson
+
+from collector.httpd import HttpServer, Reply, Request
 
 logger = logging.getLogger(__name__)
 
@@ -91,70 +91,63 @@ class BrowserEndpoint:
                  origins: tuple[str, ...] = ()) -> None:
         if not token:
             raise ValueError("the browser endpoint needs a token")
-        endpoint = self
         self.reports = reports
         self.refused = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, fmt: str, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, message: str = "") -> None:
-                body = orjson.dumps({"error": message}) if message else b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _refuse(self, status: int, message: str) -> None:
-                endpoint.refused += 1
-                logger.warning("browser endpoint refused a request: %s", message)
-                self._send(status, message)
-
-            def _origin_ok(self) -> bool:
-                origin = self.headers.get("Origin", "")
-                if origins:
-                    return origin in origins
-                return origin.startswith(EXTENSION_ORIGINS)
-
-            def do_OPTIONS(self) -> None:
-                self._refuse(403, "no cross-origin access")
-
-            def do_GET(self) -> None:
-                self._send(405, "POST only")
-
-            def do_POST(self) -> None:
-                if self.path != "/v1/active-tab":
-                    return self._send(404, "not found")
-                if not self._origin_ok():
-                    return self._refuse(403, f"origin {self.headers.get('Origin')!r} refused")
-                auth = self.headers.get("Authorization", "").encode()
-                if not hmac.compare_digest(auth, f"Bearer {token}".encode()):
-                    return self._refuse(401, "missing or wrong token")
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    return self._refuse(413, "request too large")
-                try:
-                    family, url, title = parse_report(self.rfile.read(length))
-                except (orjson.JSONDecodeError, ValueError) as exc:
-                    return self._refuse(400, str(exc))
-                endpoint.reports.update(family, url, title)
-                self._send(204)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="browser-endpoint", daemon=True)
+        self._token = f"Bearer {token}".encode()
+        self._origins = origins
+        self._server = HttpServer(self.answer, "127.0.0.1", port, name="browser-endpoint")
 
     @property
     def port(self) -> int:
         return self._server.server_address[1]
 
+    def _refuse(self, status: int, message: str) -> Reply:
+        self.refused += 1
+        logger.warning("browser endpoint refused a request: %s", message)
+        return _send(status, message)
+
+    def _origin_ok(self, origin: str) -> bool:
+        if self._origins:
+            return origin in self._origins
+        return origin.startswith(EXTENSION_ORIGINS)
+
+    def answer(self, request: Request) -> Reply:
+        """The reply to one request (:class:`collector.httpd.HttpServer` calls it)."""
+        if request.method == "OPTIONS":
+            return self._refuse(403, "no cross-origin access")
+        if request.method == "GET":
+            return _send(405, "POST only")
+        if request.method != "POST":
+            return _send(501, "POST only")
+        if request.path != "/v1/active-tab":
+            return _send(404, "not found")
+        origin = request.headers.get("Origin", "")
+        if not self._origin_ok(origin):
+            return self._refuse(403, f"origin {origin or None!r} refused")
+        auth = request.headers.get("Authorization", "").encode("latin-1")
+        if not hmac.compare_digest(auth, self._token):
+            return self._refuse(401, "missing or wrong token")
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            return self._refuse(400, "Content-Length is not a number")
+        if length > MAX_BODY:
+            return self._refuse(413, "request too large")
+        try:
+            family, url, title = parse_report(request.read(length))
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            return self._refuse(400, str(exc))
+        self.reports.update(family, url, title)
+        return _send(204)
+
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
         logger.info("browser extension endpoint on http://127.0.0.1:%d", self.port)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
+
+
+def _send(status: int, message: str = "") -> Reply:
+    body = orjson.dumps({"error": message}) if message else b""
+    return Reply(status, body, {"Content-Type": "application/json"})

@@ -63,7 +63,7 @@ def run_collector(settings: CollectorSettings, kafka: KafkaSettings,
     publisher = Publisher(kafka)
     browser = reports = None
     if settings.browser_port:
-        # imported only when used: http.server weighs ~1 MB of RSS the collector budgets
+        # imported only when used (the collector budgets its RSS, issue 21)
         from collector.browser import BrowserEndpoint, BrowserReports
         reports = BrowserReports()
         try:

@@ -30,12 +30,10 @@ import logging
 import os
 import secrets
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from collector.httpd import HttpServer, Reply, Request
 from collector.mydata import view
 from collector.mydata.sentlog import SentLog, day_start_ms
 from deskpulse.core.errors import ConfigError, DeskpulseError
@@ -45,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_FILE = "mydata.json"
 MAX_BODY = 4096
+STATIC_DIR = Path(__file__).resolve().with_name("static")
 _STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
            "/app.js": ("app.js", "text/javascript; charset=utf-8"),
            "/app.css": ("app.css", "text/css; charset=utf-8")}
@@ -105,17 +104,15 @@ class MyDataServer:
         self.token_path = token_file(control_socket)
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
         try:
-            self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+            self._httpd = HttpServer(self.answer, "127.0.0.1", port, name="mydata",
+                                     server="deskpulse-mydata")
         except OSError as exc:
             raise ConfigError(f"cannot listen on 127.0.0.1:{port} for the my-data page: "
                               f"{exc.strerror}", hint="set my_data_port to another port, or 0 "
                                                       "for any free one") from exc
-        self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         self.origins = {f"http://{h}" for h in self.hosts}
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mydata",
-                                        daemon=True)
 
     @property
     def url(self) -> str:
@@ -124,7 +121,7 @@ class MyDataServer:
     def start(self) -> None:
         write_private(self.token_path, json.dumps({"url": self.url, "token": self.token,
                                                    "pid": os.getpid()}))
-        self._thread.start()
+        self._httpd.start()
         logger.info("my-data page on %s", self.url)
 
     def open_in_browser(self) -> None:
@@ -135,8 +132,7 @@ class MyDataServer:
     def stop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.token_path.unlink()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._httpd.stop()
 
     # -- what the page shows ----------------------------------------------------------------
     def document(self) -> dict[str, Any]:
@@ -162,95 +158,77 @@ class MyDataServer:
         self.collector.resume()
         return self.document()
 
+    # -- the requests ------------------------------------------------------------------------
+    def answer(self, request: Request) -> Reply:
+        """The reply to one request (:class:`collector.httpd.HttpServer` calls it)."""
+        if request.method not in ("GET", "POST"):
+            return _json(501, {"error": "GET or POST only"})
+        post = request.method == "POST"
+        path = request.path.split("?", 1)[0]
+        api = path.startswith("/api/")
+        refused = self.refusal(request, post=post, api=api)
+        if refused is not None:
+            return _json(refused[0], {"error": refused[1]})
+        try:
+            if not post and path in _STATIC:
+                name, kind = _STATIC[path]
+                return _reply(200, (STATIC_DIR / name).read_bytes(), kind)
+            if not post and path == "/api/today":
+                return _json(200, self.document())
+            if post and path in ("/api/pause", "/api/resume"):
+                return _json(200, getattr(self, path[5:])(_body(request)))
+            return _json(404, {"error": "not found"})
+        except DeskpulseError as exc:
+            return _json(400, {"error": str(exc)})
+        except Exception:  # noqa: BLE001 - one request must not end the page
+            logger.exception("my-data page: %s failed", path)
+            return _json(500, {"error": "internal error (see the collector's log)"})
+
     # -- who may ask -------------------------------------------------------------------------
-    def refusal(self, handler: BaseHTTPRequestHandler, *, post: bool,
+    def refusal(self, request: Request, *, post: bool,
                 api: bool) -> tuple[int, str] | None:
         """Why this request is refused (status, reason), or None."""
         if self._uid is not None:
-            uid = peer_uid(handler.client_address)  # type: ignore[arg-type]
+            uid = peer_uid(request.client_address)
             if uid is not None and uid != self._uid:
                 logger.warning("my-data page: refused a connection of uid %d", uid)
                 return 403, "this page belongs to another user"
-        if handler.headers.get("Host", "") not in self.hosts:
+        if request.headers.get("Host", "") not in self.hosts:
             return 421, "wrong Host (open the page with deskpulse collector open)"
         if post:
-            if handler.headers.get("Origin", "") not in self.origins:
+            if request.headers.get("Origin", "") not in self.origins:
                 return 403, "cross-origin request refused"
-            if handler.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin",
+            if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin",
                                                                               "none"):
                 return 403, "cross-site request refused"
-            if handler.headers.get("Content-Type", "").split(";")[0].strip() != \
+            if request.headers.get("Content-Type", "").split(";")[0].strip() != \
                     "application/json":
                 return 415, "the body must be application/json"
         if api:
-            given = handler.headers.get("Authorization", "")
+            given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
                 return 401, "missing or wrong token (open the page with deskpulse collector open)"
         return None
 
 
-def _handler(server: MyDataServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "deskpulse-mydata"
-        sys_version = ""
+def _reply(status: int, body: bytes, kind: str) -> Reply:
+    return Reply(status, body, {**_HEADERS, "Content-Type": kind})
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
-            logger.debug("my-data page: " + format, *args)
 
-        def _send(self, status: int, body: bytes, kind: str) -> None:
-            self.send_response(status)
-            for name, value in _HEADERS.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+def _json(status: int, value: Any) -> Reply:
+    return _reply(status, json.dumps(value, ensure_ascii=False).encode(),
+                  "application/json; charset=utf-8")
 
-        def _json(self, status: int, value: Any) -> None:
-            self._send(status, json.dumps(value, ensure_ascii=False).encode(),
-                       "application/json; charset=utf-8")
 
-        def _route(self, post: bool) -> None:
-            path = self.path.split("?", 1)[0]
-            api = path.startswith("/api/")
-            refused = server.refusal(self, post=post, api=api)
-            if refused is not None:
-                self._json(refused[0], {"error": refused[1]})
-                return
-            try:
-                if not post and path in _STATIC:
-                    name, kind = _STATIC[path]
-                    self._send(200, (resources.files("collector.mydata") / "static" / name)
-                               .read_bytes(), kind)
-                elif not post and path == "/api/today":
-                    self._json(200, server.document())
-                elif post and path in ("/api/pause", "/api/resume"):
-                    self._json(200, getattr(server, path[5:])(self._body()))
-                else:
-                    self._json(404, {"error": "not found"})
-            except DeskpulseError as exc:
-                self._json(400, {"error": str(exc)})
-            except Exception:  # noqa: BLE001 - one request must not end the page
-                logger.exception("my-data page: %s failed", path)
-                self._json(500, {"error": "internal error (see the collector's log)"})
-
-        def _body(self) -> Any:
-            try:
-                length = int(self.headers.get("Content-Length", "0"))
-            except ValueError as exc:
-                raise ConfigError("Content-Length is not a number") from exc
-            if not 0 <= length <= MAX_BODY:
-                raise ConfigError(f"a request body is at most {MAX_BODY} bytes")
-            raw = self.rfile.read(length) if length else b"{}"
-            try:
-                return json.loads(raw)
-            except ValueError as exc:
-                raise ConfigError(f"the body is not JSON: {exc}") from exc
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            self._route(post=False)
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._route(post=True)
-
-    return Handler
+def _body(request: Request) -> Any:
+    try:
+        length = int(request.headers.get("Content-Length", "0"))
+    except ValueError as exc:
+        raise ConfigError("Content-Length is not a number") from exc
+    if not 0 <= length <= MAX_BODY:
+        raise ConfigError(f"a request body is at most {MAX_BODY} bytes")
+    raw = request.read(length) if length else b"{}"
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"the body is not JSON: {exc}") from exc

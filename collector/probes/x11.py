@@ -6,8 +6,9 @@ aw-watcher-window #33, #89; python-xlib #241):
 - the active window closes between two queries -> ``BadWindow``/``BadDrawable``:
   that sample is skipped (``None``);
 - the X server goes away (logout, crash) -> :class:`ProbeLost`, never a spin;
-- every query carries its own error handler, so python-xlib never prints and
-  continues in a loop.
+- every query waits for its own answer or error (:mod:`collector.probes.xproto`, a
+  few requests of the core protocol on a socket of its own; python-xlib, which weighs
+  about 2 MB of the collector's RSS, is not loaded), so no error is printed or looped on.
 
 Idle time comes from the X server itself (:class:`X11Idle`, the MIT-SCREEN-SAVER
 extension's idle counter, on the probe's own connection): no input listener, no
@@ -17,61 +18,82 @@ extension, the session falls back to pynput's listeners (:mod:`collector.idle`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
-from Xlib import X, Xatom, display, error
-
 from collector.probes import ProbeLost, ProbeUnavailable, WindowInfo
 from collector.probes.process import describe_process
+from collector.probes.xproto import (
+    BAD_DRAWABLE,
+    BAD_MATCH,
+    BAD_VALUE,
+    BAD_WINDOW,
+    CARDINAL,
+    WM_CLASS,
+    WM_NAME,
+    Connection,
+    XDisplayError,
+    XError,
+)
 
 logger = logging.getLogger(__name__)
 
-_GONE = (error.BadWindow, error.BadDrawable, error.BadMatch, error.BadValue)
+#: the window went away between two queries (or never had what was asked)
+_GONE = (BAD_WINDOW, BAD_DRAWABLE, BAD_MATCH, BAD_VALUE)
+
+
+def split_wm_class(raw: bytes) -> tuple[str, str] | None:
+    """WM_CLASS's ``(instance, class)`` (two NUL-terminated strings), None if not two."""
+    parts = raw.split(b"\0")
+    if len(parts) < 2:
+        return None
+    return parts[0].decode("latin-1"), parts[1].decode("latin-1")
 
 
 class X11Probe:
     def __init__(self, display_name: str) -> None:
         try:
-            self._d = display.Display(display_name)
-        except (error.DisplayError, error.ConnectionClosedError, OSError) as exc:
+            self._d = Connection(display_name)
+            self._root = self._d.root
+            self._a = {name: self._d.intern_atom(name) for name in
+                       ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "_NET_WM_PID", "UTF8_STRING")}
+        except (XDisplayError, XError, OSError) as exc:
+            if hasattr(self, "_d"):
+                self._d.close()
             raise ProbeUnavailable(f"cannot open X display {display_name!r}: {exc}",
                                    hint="is the X server running, and DISPLAY right?") from exc
-        self._root = self._d.screen().root
-        self._a = {name: self._d.intern_atom(name) for name in
-                   ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "_NET_WM_PID", "UTF8_STRING")}
 
-    def _prop(self, window: object, atom: int, kind: int) -> list | bytes | str | None:
-        prop = window.get_full_property(atom, kind)  # type: ignore[attr-defined]
-        return prop.value if prop is not None else None
+    def _text(self, window: int, atom: int, kind: int = 0) -> bytes | None:
+        got = self._d.get_property(window, atom, kind)
+        return got[2] if got is not None and got[1] == 8 else None
 
     def active_window(self) -> WindowInfo | None:
         try:
-            value = self._prop(self._root, self._a["_NET_ACTIVE_WINDOW"], X.AnyPropertyType)
-            if not value or not value[0]:
+            active = self._d.get_cardinals(self._root, self._a["_NET_ACTIVE_WINDOW"])
+            if not active or not active[0]:
                 return None
-            window = self._d.create_resource_object("window", int(value[0]))
-            raw_title = self._prop(window, self._a["_NET_WM_NAME"], self._a["UTF8_STRING"])
+            window = active[0]
+            raw_title = self._text(window, self._a["_NET_WM_NAME"], self._a["UTF8_STRING"])
             if raw_title is None:
-                raw_title = self._prop(window, Xatom.WM_NAME, X.AnyPropertyType)
-            pid_value = self._prop(window, self._a["_NET_WM_PID"], Xatom.CARDINAL)
-            wm_class = window.get_wm_class()  # type: ignore[attr-defined]
-        except _GONE:
+                raw_title = self._text(window, WM_NAME)
+            pid_value = self._d.get_cardinals(window, self._a["_NET_WM_PID"], CARDINAL)
+            raw_class = self._text(window, WM_CLASS)
+        except XError as exc:
+            if exc.code not in _GONE:
+                logger.warning("X11 probe: %s; sample skipped", exc)
             return None  # closed between two queries: skip this sample
-        except (error.ConnectionClosedError, OSError) as exc:
+        except OSError as exc:  # XConnectionLost
             raise ProbeLost(f"the X server went away: {exc}") from exc
-        title = raw_title.decode("utf-8", "replace") if isinstance(raw_title, bytes) \
-            else (raw_title or "")
-        pid = int(pid_value[0]) if pid_value else 0
+        title = (raw_title or b"").decode("utf-8", "replace")
+        pid = pid_value[0] if pid_value else 0
         name, exe = describe_process(pid)
+        wm_class = split_wm_class(raw_class) if raw_class is not None else None
         app = (wm_class[1] if wm_class and wm_class[1] else name) or "unknown"
         return WindowInfo(app=app, exe=exe, title=title, pid=pid)
 
     def close(self) -> None:
-        with contextlib.suppress(error.ConnectionClosedError, OSError):
-            self._d.close()
+        self._d.close()
 
 
 class X11Idle:
@@ -84,21 +106,24 @@ class X11Idle:
     """
 
     def __init__(self, probe: X11Probe, clock: Callable[[], float] = time.monotonic) -> None:
-        self._root = probe._root
+        self._d, self._root = probe._d, probe._root
         self._clock = clock
         self._started = clock()
 
     @staticmethod
     def available(probe: X11Probe) -> bool:
-        return bool(probe._d.has_extension("MIT-SCREEN-SAVER"))
+        try:
+            return probe._d.extension_opcode("MIT-SCREEN-SAVER") is not None
+        except (XError, OSError):
+            return False
 
     def idle_seconds(self) -> float:
         since_start = max(0.0, self._clock() - self._started)
         try:
-            server_ms = self._root.screensaver_query_info().idle
-        except (*_GONE, error.XError):
+            server_ms = self._d.screensaver_idle_ms(self._root)
+        except XError:
             return 0.0  # no answer this time: active, as the next sample may tell otherwise
-        except (error.ConnectionClosedError, OSError) as exc:
+        except OSError as exc:  # XConnectionLost
             raise ProbeLost(f"the X server went away: {exc}") from exc
         return min(since_start, server_ms / 1000.0)
 

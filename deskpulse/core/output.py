@@ -21,7 +21,6 @@ and the JSON format is the unambiguous one.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import unicodedata
@@ -120,6 +119,7 @@ def render(columns: list[str], rows: list[list[Any]], fmt: str) -> str:
         # outside strings JSON text is ASCII, so this only touches string contents
         return _SUSPECT.sub(_FIX_JSON, text) + "\n"
     if fmt == "csv":
+        import csv  # here: the collector imports this module (printable) and writes no CSV
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([safe_cell(c, keep_lines=True) for c in columns])

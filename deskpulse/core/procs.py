@@ -1,26 +1,32 @@
 """Processes: children of the embedded stack (start, watch, stop — bounded in time), and
 what every entry point does about signals (:func:`stop_on_signals`) and a parent that
-went away (:func:`exit_when_orphaned`)."""
+went away (:func:`exit_when_orphaned`).
+
+``subprocess`` and ``argparse`` are imported where used: the collector, which runs all day
+on every desktop, uses this module for its signals only (its RSS budget, issue 21).
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from deskpulse.core.errors import StackError
+
+if TYPE_CHECKING:
+    import argparse
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +62,7 @@ class Child:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
         logger.debug("starting %s: %s", name, " ".join(argv))
+        import subprocess
         self.proc = subprocess.Popen(  # noqa: S603 - argv built by us
             list(argv), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, preexec_fn=lambda: _die_with_parent(death_signal),
@@ -77,6 +84,7 @@ class Child:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds; returns the exit code."""
+        import subprocess
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -20,11 +20,24 @@ ROOT = Path(__file__).resolve().parents[2]
 #: modules the collect path must not import (faces, other stages, heavy libraries)
 NEVER = ("click", "deskpulse.cli", "faust", "clickhouse_connect", "chdb", "http.server",
          "asyncio", "msgspec", "ssl", "urllib.request",
-         "confluent_kafka.serializing_producer", "confluent_kafka.admin", "pynput")
+         "confluent_kafka.serializing_producer", "confluent_kafka.admin", "pynput",
+         # the two loopback HTTP endpoints need neither http.client nor email (collector.httpd)
+         "http.client", "email", "socketserver", "mimetypes",
+         # process names come from /proc on Linux (collector.probes.process)
+         "psutil",
+         # the X11 probe speaks the few requests it needs itself (collector.probes.xproto)
+         "Xlib", "six",
+         # no pickling log handlers (deskpulse.core.logs.RotatingFile)
+         "logging.handlers", "pickle", "csv")
+#: ... nor, on X11 and wlroots, child processes or argument parsing (deskpulse.core.procs
+#: imports them where used; the GNOME and KDE probes do start gdbus/qdbus helpers)
+NEVER_ON_X11_WLROOTS = ("subprocess", "argparse")
 
 COLLECT_PATH = ("collector.main", "collector.run", "collector.publisher", "collector.config",
                 "collector.probes.select", "collector.probes.x11", "collector.probes.gnome",
                 "collector.probes.wlroots", "collector.session.lock", "collector.mydata.sentlog",
+                "collector.mydata.server", "collector.mydata.tray", "collector.browser",
+                "collector.probes.process", "collector.probes.kde",
                 "deskpulse.core.logs", "deskpulse.core.stackfile", "deskpulse.core.devices")
 
 
@@ -41,6 +54,16 @@ def test_the_collect_path_imports_no_face_no_stage_and_no_heavy_library():
         "import sys, json\n"
         f"for name in {COLLECT_PATH!r}: __import__(name)\n"
         f"print(json.dumps([m for m in {NEVER!r} if sys.modules.get(m) is not None]))")
+    assert loaded == []
+
+
+def test_the_x11_and_wlroots_paths_start_no_process_and_parse_no_arguments():
+    path = tuple(m for m in COLLECT_PATH if m not in ("collector.probes.gnome",
+                                                      "collector.probes.kde"))
+    loaded = run_python(
+        "import sys, json\n"
+        f"for name in {path!r}: __import__(name)\n"
+        f"print(json.dumps([m for m in {NEVER_ON_X11_WLROOTS!r} if sys.modules.get(m)]))")
     assert loaded == []
 
 

@@ -5,24 +5,27 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from Xlib import error
 
 from collector.probes import ProbeLost
 from collector.probes.x11 import X11Idle
+from collector.probes.xproto import BAD_DRAWABLE, XConnectionLost, XError
 
 
 class Root:
+    """The connection's screensaver query, answering for the root window only."""
+
     def __init__(self) -> None:
         self.idle_ms: int | Exception = 0
 
-    def screensaver_query_info(self) -> SimpleNamespace:
+    def screensaver_idle_ms(self, drawable: int) -> int:
+        assert drawable == 0x2A
         if isinstance(self.idle_ms, Exception):
             raise self.idle_ms
-        return SimpleNamespace(idle=self.idle_ms)
+        return self.idle_ms
 
 
 def idle_source(root: Root, now: list[float]) -> X11Idle:
-    probe = SimpleNamespace(_root=root, _d=None)
+    probe = SimpleNamespace(_root=0x2A, _d=root)
     return X11Idle(probe, clock=lambda: now[0])  # type: ignore[arg-type]
 
 
@@ -43,8 +46,8 @@ def test_an_unanswered_query_counts_as_active_and_a_gone_server_as_lost():
     root, now = Root(), [0.0]
     idle = idle_source(root, now)
     now[0] = 50.0
-    root.idle_ms = error.XError(SimpleNamespace(), bytes(32))
+    root.idle_ms = XError(BAD_DRAWABLE, 140)
     assert idle.idle_seconds() == 0.0
-    root.idle_ms = error.ConnectionClosedError("display")
+    root.idle_ms = XConnectionLost("the X server closed the connection")
     with pytest.raises(ProbeLost, match="X server went away"):
         idle.idle_seconds()
