@@ -1,0 +1,155 @@
+"""`deskpulse report` gives the board's numbers and the minutes' numbers, with hours dirty.
+
+The report reads its sections in two queries of GROUPING SETS (one over the range's days,
+hours and edge minutes, one over activity_daily) instead of one query per panel. Here,
+for ranges aligned on days, cut inside hours and across midnight, with every hour dirty,
+with one hour written again after a refresh (dirty: read from the minutes) and refreshed,
+every section equals (1) the team overview's panel run on its own and (2) the same
+question asked of ``activity_minutes`` alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from deskpulse.ops.boards.dashboards import TEAM_OVERVIEW
+from deskpulse.ops.boards.macros import TimeRange, expand
+from deskpulse.ops.report import collect
+from sinks import rollup
+from sinks.writer import ClientStore
+from tests.integration.test_boards_grain import RANGES, REFERENCE, at
+from tests.integration.test_rollups import DAY0, records, write
+
+pytestmark = pytest.mark.integration
+
+TENANT = "t-report-grain"
+USERS = ["user0", "user1", "user2"]
+P = f"tenant = '{TENANT}' AND user IN ('user0','user1','user2')"
+CLASSES = [("development", "productive"), ("chat", "neutral"), ("games", "unproductive"),
+           ("research", "neutral")]
+
+#: the daily sections asked of the minutes alone, over the days of $__dateFilter
+DAILY_REFERENCE = {
+    "productivity": f"""
+WITH toDate(minute) AS day
+SELECT user, round(sumIf(active_seconds, productivity = 'productive') / 3600, 2) AS p,
+       round(sumIf(active_seconds, productivity = 'neutral') / 3600, 2),
+       round(sumIf(active_seconds, productivity = 'unproductive') / 3600, 2),
+       toUInt8(round(100 * sumIf(active_seconds, productivity = 'productive')
+                     / greatest(sum(active_seconds), 1)))
+FROM deskpulse.activity_minutes WHERE $__dateFilter(day) AND {P}
+GROUP BY user ORDER BY p DESC, user""",
+    "categories": f"""
+WITH toDate(minute) AS day
+SELECT category, productivity, round(sum(active_seconds) / 3600, 2) AS h, uniqExact(user)
+FROM deskpulse.activity_minutes
+WHERE $__dateFilter(day) AND {P} AND active_seconds > 0
+GROUP BY category, productivity ORDER BY h DESC, category""",
+    "daily": f"""
+WITH toDate(minute) AS day
+SELECT toString(day) AS d, user, round(sum(active_seconds) / 3600, 2),
+       round(sum(idle_seconds) / 3600, 2)
+FROM deskpulse.activity_minutes WHERE $__dateFilter(day) AND {P}
+GROUP BY d, user ORDER BY d, user""",
+}
+PANELS = {"people": "Per person", "productivity": "Productivity per person",
+          "categories": "Time per category",
+          "daily": "Active vs idle hours per person per day", "apps": "Top applications",
+          "domains": "Top websites"}
+
+
+def varied() -> list[dict]:
+    recs = records(TENANT)
+    for n, r in enumerate(recs):
+        r["category"], r["productivity"] = CLASSES[n % len(CLASSES)]
+        r["app"] = ["code", "firefox", "slack", "chrome", "zoom"][n % 5]
+        r["domain"] = ["", "github.com", "", "docs.example", ""][n % 5]
+    return recs
+
+
+@pytest.fixture(scope="module")
+def data(chdb):
+    write(chdb, varied(), "report-grain")
+    return chdb
+
+
+def rows(chdb, sql: str, r: TimeRange, variables: dict | None = None) -> list[list]:
+    return [list(x) for x in chdb.query(expand(sql, r, variables)).result_rows]
+
+
+def check(chdb, state: str) -> None:
+    store = ClientStore(chdb)
+    for name, (start, end) in RANGES.items():
+        r = TimeRange(at(start), at(end), interval_s=3600)
+        data = collect(store, TENANT, start=r.start, end=r.end)
+        where = (state, name)
+        variables = {"tenant": TENANT, "team": ["__all"], "person": USERS, "tz": "UTC"}
+        for field, title in PANELS.items():
+            panel = next(p for p in TEAM_OVERVIEW.panels if p.title == title).sql
+            assert getattr(data, field) == rows(chdb, panel, r, variables), (*where, field)
+        for field, title in (("people", "Per person"), ("apps", "Top applications"),
+                             ("domains", "Top websites")):
+            assert getattr(data, field) == rows(chdb, REFERENCE[title].format(p=P), r), \
+                (*where, field)
+        for field, sql in DAILY_REFERENCE.items():
+            assert getattr(data, field) == rows(chdb, sql, r), (*where, field)
+        assert sorted(p[0] for p in data.people) == [u for (u,) in rows(
+            chdb, f"SELECT DISTINCT user FROM deskpulse.activity_minutes WHERE "
+            f"$__timeFilter(minute) AND {P} ORDER BY user", r)], where
+    # not empty where it matters: every section has rows for the data's two days
+    whole = collect(store, TENANT, start=at(DAY0), end=at(DAY0 + 3 * 86400))
+    assert len(whole.people) == 3 and whole.domains and len(whole.categories) == 4
+    assert {d[0] for d in whole.daily} == {str(at(DAY0).date()),
+                                           str(at(DAY0 + 86400).date())}
+
+
+def dirty_hours(chdb) -> int:
+    return chdb.query("SELECT count() FROM deskpulse.rollup_dirty WHERE tenant = "
+                      f"'{TENANT}'").result_rows[0][0]
+
+
+def test_every_section_is_the_boards_and_the_minutes_with_every_hour_dirty(data):
+    assert dirty_hours(data) > 3
+    check(data, "all dirty")
+
+
+def test_every_section_is_the_boards_and_the_minutes_with_an_hour_dirty(data):
+    rollup.refresh(ClientStore(data))
+    assert dirty_hours(data) == 0
+    check(data, "refreshed")
+    # the spans starting in the hour from 00:00 on day 1 written again (a replay): their
+    # hours only are dirty (that one and the next, which some of them reach)
+    hour = DAY0 + 86400
+    again = [r for r in varied() if hour <= r["minutes"][0][0] < hour + 3600]
+    write(data, again, "report-grain-replay")
+    touched = sorted({m - m % 3600 for r in again for m, _ in r["minutes"]})
+    assert touched == [hour, hour + 3600]
+    assert sorted(data.query("SELECT groupUniqArray(toUnixTimestamp(hour)) FROM "
+                             f"deskpulse.rollup_dirty WHERE tenant = '{TENANT}'"
+                             ).result_rows[0][0]) == touched
+    check(data, "one hour dirty")
+    rollup.refresh(ClientStore(data))
+    assert dirty_hours(data) == 0
+    check(data, "refreshed again")
+
+
+def test_a_team_or_login_filter_keeps_the_sections_of_the_people_left(data):
+    store = ClientStore(data)
+    start, end = at(DAY0), at(DAY0 + 3 * 86400)
+    everybody = collect(store, TENANT, start=start, end=end)
+    one = collect(store, TENANT, start=start, end=end, users=["user1", "nobody"])
+    assert [p[0] for p in one.people] == ["user1"]
+    assert one.people == [p for p in everybody.people if p[0] == "user1"]
+    assert one.productivity == [p for p in everybody.productivity if p[0] == "user1"]
+    assert one.daily == [d for d in everybody.daily if d[1] == "user1"]
+    assert all(n == 1 for *_, n in one.apps) and one.apps
+    assert collect(store, TENANT, start=start, end=end, users=["nobody"]).people == []
+
+
+def test_the_range_is_the_tenants(data):
+    # nothing but the data's tenant is read: another tenant's range is empty
+    empty = collect(ClientStore(data), "t-nobody", start=at(DAY0), end=at(DAY0 + 2 * 86400))
+    assert empty.people == [] and empty.apps == [] and empty.daily == [] and empty.first is None
+    assert dt.timedelta(0) < empty.end - empty.start
