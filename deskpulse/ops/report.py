@@ -157,6 +157,31 @@ def _daily_sections(store: SqlStore, r: TimeRange, variables: dict[str, Any]) ->
     return productivity, categories, daily
 
 
+def _first_last(store: SqlStore, r: TimeRange, variables: dict[str, Any],
+                days: list[str]) -> tuple[str | None, str | None]:
+    """The first and last minute with time in the range (in ``${tz}``), read from the
+    minutes of four UTC days only: ``days`` are those with time of the people on the
+    days the range touches (the daily sections; every minute row holds time, so its day
+    is there). Only the first of them can hold time before the range's start, and only
+    the last time after its end, so the first minute in the range is on the first or
+    the second day, the last on the last or the one before (one query, min and max of
+    the minutes of those days inside the range; a row written twice has the same
+    minute, so no FINAL is needed)."""
+    edge = sorted(set(days))
+    if not edge:
+        return None, None
+    windows = " OR ".join(
+        f"(minute >= toDateTime('{d} 00:00:00', 'UTC') AND "
+        f"minute < toDateTime('{d} 00:00:00', 'UTC') + INTERVAL 1 DAY)"
+        for d in sorted(set(edge[:2] + edge[-2:])))
+    _, span = store.query(expand(
+        "SELECT toString(min(minute), '${tz}'), toString(max(minute), '${tz}'), count() "
+        "FROM deskpulse.minutes_store WHERE $__timeFilter(minute) AND tenant = '${tenant}' "
+        f"AND user IN (${{person:singlequote}}) AND ({windows})", r, variables))
+    first, last, rows = span[0]
+    return (first, last) if rows else (None, None)
+
+
 def collect(store: SqlStore, tenant: str, days: int = 7,
             end: dt.datetime | None = None, *, start: dt.datetime | None = None,
             timezone: str = "UTC", teams: Sequence[str] = (),
@@ -165,8 +190,9 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
     (default: now) for the tenant's active people, narrowed to ``teams`` and ``users``.
 
     Five queries: the sections over the range's grains (:data:`_BY_GRAIN_SECTIONS`, which
-    also names the people), the first and last minute, the sections over whole days
-    (:data:`_DAILY_SECTIONS`), the hour-of-day panel and the dead letters."""
+    also names the people), the sections over whole days (:data:`_DAILY_SECTIONS`), the
+    first and last minute (:func:`_first_last`), the hour-of-day panel and the dead
+    letters."""
     end = end or dt.datetime.now(dt.UTC)
     start = start or end - dt.timedelta(days=days)
     r = TimeRange(start, end, interval_s=3600)
@@ -181,16 +207,10 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
     per_person, apps, domains = _by_grain_sections(store, r, where)
     people = sorted(p[0] for p in per_person)
     variables = {"tenant": tenant, "team": ["__all"], "person": people, "tz": timezone}
-    # first and last minute: the store sorted by (tenant, hour, ...) answers from two columns
-    # (a row written twice has the same minute, so no FINAL is needed for min and max)
-    _, span = store.query(expand(
-        "SELECT toString(min(minute), '${tz}'), toString(max(minute), '${tz}'), count() "
-        "FROM deskpulse.minutes_store WHERE $__timeFilter(minute) AND tenant = '${tenant}' "
-        "AND user IN (${person:singlequote})", r, variables))
-    first, last, rows = span[0]
     productivity, categories, daily = _daily_sections(store, r, variables)
+    first, last = _first_last(store, r, variables, [d[0] for d in daily])
     return ReportData(
-        tenant=tenant, days=days, first=first if rows else None, last=last if rows else None,
+        tenant=tenant, days=days, first=first, last=last,
         people=per_person, productivity=productivity, categories=categories, daily=daily,
         by_hour=_panel(store, TEAM_OVERVIEW, "Activity by hour of day", r, variables),
         apps=apps, domains=domains,

@@ -61,9 +61,14 @@ PANELS = {"people": "Per person", "productivity": "Productivity per person",
 
 
 def varied() -> list[dict]:
+    """The rollup tests' records (23:30 on day 0 to 04:30 on day 1), again a day later."""
     recs = records(TENANT)
+    recs += [{**r, "event_id": r["event_id"] + "-next",
+              "minutes": [[m + 86400, ms] for m, ms in r["minutes"]]} for r in records(TENANT)]
     for n, r in enumerate(recs):
-        r["category"], r["productivity"] = CLASSES[n % len(CLASSES)]
+        # idle spans in a category of their own: no active time, so not in "Time per category"
+        r["category"], r["productivity"] = (("away", "neutral") if r["idle"]
+                                            else CLASSES[n % len(CLASSES)])
         r["app"] = ["code", "firefox", "slack", "chrome", "zoom"][n % 5]
         r["domain"] = ["", "github.com", "", "docs.example", ""][n % 5]
     return recs
@@ -79,13 +84,24 @@ def rows(chdb, sql: str, r: TimeRange, variables: dict | None = None) -> list[li
     return [list(x) for x in chdb.query(expand(sql, r, variables)).result_rows]
 
 
+#: the first day the range touches holds time only before its start: the first minute is
+#: on the second of three; and a range of minutes only
+MORE_RANGES = {"starting after the first day's last minute": (DAY0 + 86400 - 30,
+                                                               DAY0 + 2 * 86400 + 4 * 3600),
+               "two minutes": (DAY0 + 86400 + 3600 + 30, DAY0 + 86400 + 3600 + 150)}
+
+
 def check(chdb, state: str) -> None:
     store = ClientStore(chdb)
-    for name, (start, end) in RANGES.items():
+    for name, (start, end) in {**RANGES, **MORE_RANGES}.items():
         r = TimeRange(at(start), at(end), interval_s=3600)
         data = collect(store, TENANT, start=r.start, end=r.end)
         where = (state, name)
-        variables = {"tenant": TENANT, "team": ["__all"], "person": USERS, "tz": "UTC"}
+        # the people with time in the range (checked below), as the board's person variable
+        people = sorted(p[0] for p in data.people)
+        variables = {"tenant": TENANT, "team": ["__all"], "person": people, "tz": "UTC"}
+        chosen = f"tenant = '{TENANT}' AND user IN (" + (
+            ",".join(f"'{u}'" for u in people) or "''") + ")"
         for field, title in PANELS.items():
             panel = next(p for p in TEAM_OVERVIEW.panels if p.title == title).sql
             assert getattr(data, field) == rows(chdb, panel, r, variables), (*where, field)
@@ -94,15 +110,18 @@ def check(chdb, state: str) -> None:
             assert getattr(data, field) == rows(chdb, REFERENCE[title].format(p=P), r), \
                 (*where, field)
         for field, sql in DAILY_REFERENCE.items():
-            assert getattr(data, field) == rows(chdb, sql, r), (*where, field)
-        assert sorted(p[0] for p in data.people) == [u for (u,) in rows(
+            assert getattr(data, field) == rows(chdb, sql.replace(P, chosen), r), (*where, field)
+        first, last, n = rows(chdb, "SELECT toString(min(minute), 'UTC'), toString(max("
+                              "minute), 'UTC'), count() FROM deskpulse.activity_minutes "
+                              f"WHERE $__timeFilter(minute) AND {P}", r)[0]
+        assert (data.first, data.last) == ((first, last) if n else (None, None)), where
+        assert people == [u for (u,) in rows(
             chdb, f"SELECT DISTINCT user FROM deskpulse.activity_minutes WHERE "
             f"$__timeFilter(minute) AND {P} ORDER BY user", r)], where
     # not empty where it matters: every section has rows for the data's two days
-    whole = collect(store, TENANT, start=at(DAY0), end=at(DAY0 + 3 * 86400))
+    whole = collect(store, TENANT, start=at(DAY0), end=at(DAY0 + 4 * 86400))
     assert len(whole.people) == 3 and whole.domains and len(whole.categories) == 4
-    assert {d[0] for d in whole.daily} == {str(at(DAY0).date()),
-                                           str(at(DAY0 + 86400).date())}
+    assert {d[0] for d in whole.daily} == {str(at(DAY0 + n * 86400).date()) for n in range(3)}
 
 
 def dirty_hours(chdb) -> int:
