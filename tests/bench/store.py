@@ -372,16 +372,18 @@ def open_kept(people: int, days: int, data_dir: Path) -> tuple[Any, ClientStore,
     for _ in range(1 + days // rollup.MAX_DAYS + 1):
         if not rollup.refresh(store).days:
             break
+    if spans:  # reused: the hours earlier runs wrote again merge away (one copy of each row)
+        store.command("OPTIMIZE TABLE deskpulse.minutes_store FINAL")
     return client, store, dates
 
 
-def report_only(people: int, days: int, data_dir: Path, repeat: int = 3) -> dict[str, Any]:
+def report_only(people: int, days: int, data_dir: Path, repeat: int = 5) -> dict[str, Any]:
     """Only ``deskpulse report --days 30`` (collect and text), clean and with the last hour
     written again (dirty), on a kept store; per query: time, memory, rows read."""
     client, store, dates = open_kept(people, days, data_dir)
     meter = Meter(client)
     end = dt.datetime.combine(dates[-1] + dt.timedelta(days=1), dt.time(0), dt.UTC)
-    result: dict[str, Any] = {"people": people, "days": days}
+    result: dict[str, Any] = {"people": people, "days": days, "report_py": report.__file__}
 
     def measure(phase: str) -> report.ReportData:
         runs, data = [], None
@@ -416,6 +418,44 @@ def report_only(people: int, days: int, data_dir: Path, repeat: int = 3) -> dict
 
 
 TARGET_S, TARGET_MB, REPORT_S, STORAGE_KB = 0.5, 500, 2.0, 30
+
+
+def report_section(results: list[dict[str, Any]]) -> str:
+    """The report's lines for BENCHMARKS.md: ``--report-only`` results, each labelled
+    ``before`` or ``after`` (``label``), for one or more sizes."""
+    lines = ["### `deskpulse report --days 30`, clean and with an hour dirty", "",
+             "Only the report (collect and text), on a store kept between runs "
+             "(`.venv/bin/python -m tests.bench.store --people N --days 20 --report-only "
+             "--data-dir DIR`; the first run generates the store there, later runs reuse it). "
+             "Clean: every day refreshed; dirty: the last hour of work written again for "
+             "everyone (3 clock hours dirty, as the per-person start offsets spread it), so "
+             "the views read those hours from the minutes. Wall time and the process's CPU "
+             "time (chDB's threads included; it moves less with the other users' load), "
+             "median of 5; before: the report of commit 0ad705c (one query per section), "
+             "after: its sections in GROUPING SETS; both with this bench, runs "
+             "interleaved. Rows read: the queries' `SelectedRows`, summed.", "",
+             "| people | report | clean s | clean CPU s | dirty s | dirty CPU s | queries | "
+             "dirty rows read | answers equal | load average |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        load = ", ".join(f"{x:.1f}" for x in r.get("load_average", []))
+        lines.append(
+            f"| {r['people']:,} | {r.get('label', '-')} | {r['report_clean_s']:.2f} | "
+            f"{r['report_clean_cpu_s']:.2f} | {r['report_dirty_s']:.2f} | "
+            f"{r['report_dirty_cpu_s']:.2f} | {len(r['report_dirty_queries'])} | "
+            f"{sum(q['rows_read'] for q in r['report_dirty_queries']):,} | "
+            f"{'yes' if r['same_answers'] else 'NO'} | {load} |")
+    lines += ["", f"Target (issue 16): <= {REPORT_S} s for 1,600 people, also with an hour "
+              "dirty. Per query (after, 1,600 people, dirty):", ""]
+    big = [r for r in results if r.get("label") == "after"]
+    if big:
+        last = max(big, key=lambda r: r["people"])
+        lines += ["| query | s | CPU s | MB | rows read |", "|---|---|---|---|---|"]
+        for q in last["report_dirty_queries"]:
+            lines.append(f"| `{q['sql'][:60]}...` | {q['s']:.3f} | {q['cpu_s']:.2f} | "
+                         f"{q['mb']:.0f} | {q['rows_read']:,} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _ratio(before: float, after: float) -> str:
@@ -540,9 +580,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--report-only", action="store_true",
                         help="only the report, clean and with an hour dirty, per query, on "
                              "the store kept in --data-dir (generated there the first time)")
+    parser.add_argument("--label", default="after",
+                        help="with --report-only: the label of this run in --json")
+    parser.add_argument("--record-report", type=Path, nargs="+", metavar="JSON",
+                        help="only record these saved --report-only results in BENCHMARKS.md")
     parser.add_argument("--record", type=Path, nargs="+", metavar="JSON",
                         help="only record these saved results (smallest first) in BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.record_report:
+        from tests.bench.report import record as write_section
+        results = [orjson.loads(p.read_text()) for p in args.record_report]
+        write_section("store-report", report_section(results))
+        return results[-1]
     if args.record:
         results = [orjson.loads(p.read_text()) for p in args.record]
         record(results)
@@ -551,6 +600,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.data_dir is None:
             parser.error("--report-only needs --data-dir (the store to keep and reuse)")
         result = report_only(args.people, args.days, args.data_dir)
+        result["label"] = args.label
         if args.json:
             args.json.write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         if not result["same_answers"]:
