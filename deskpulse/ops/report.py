@@ -1,11 +1,18 @@
 """The managers' summary: the team overview board's numbers, in a terminal or as HTML.
 
-The numbers come from the very queries of the Grafana team overview
-(:mod:`deskpulse.ops.boards.dashboards`), expanded for a period (the last ``days`` days,
-or whole days ``--from``/``--to`` in the tenant's time zone) and the people asked for:
-everybody active in the tenant, narrowed to teams (their members as the boards' person
-variable finds them, from the policy topic's team lists) and to logins. So the report and
-the board always agree. Every time of day (the period, first and last activity, the hour
+The numbers are the Grafana team overview's (:mod:`deskpulse.ops.boards.dashboards`),
+for a period (the last ``days`` days, or whole days ``--from``/``--to`` in the tenant's
+time zone) and the people asked for: everybody active in the tenant, narrowed to teams
+(their members as the boards' person variable finds them, from the policy topic's team
+lists) and to logins. The sections that read the same rows are asked in one query of
+GROUPING SETS, each set with its panel's own expressions: the per-person, application
+and website sections over the range's grains (``by_grain``), and the productivity,
+category and per-day sections over ``activity_daily``; the hour-of-day section is its
+panel's query. Three reads of the rollups instead of eight: an hour not yet refreshed
+is read from the minutes (the views' FINAL) three times per report, not once per
+section. tests/integration/test_report_grain.py checks every section against its panel
+and against the minutes alone, with hours dirty and refreshed. Every time of day (the
+period, first and last activity, the hour
 of day) is in the tenant's time zone; days are the rollups' UTC days.
 
 Names, apps and sites are data from desktops: the terminal report prints them

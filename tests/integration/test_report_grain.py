@@ -1,7 +1,8 @@
 """`deskpulse report` gives the board's numbers and the minutes' numbers, with hours dirty.
 
 The report reads its sections in two queries of GROUPING SETS (one over the range's days,
-hours and edge minutes, one over activity_daily) instead of one query per panel. Here,
+hours and edge minutes, one over activity_daily) and the hour-of-day panel's query,
+instead of one query per panel. Here,
 for ranges aligned on days, cut inside hours and across midnight, with every hour dirty,
 with one hour written again after a refresh (dirty: read from the minutes) and refreshed,
 every section equals (1) the team overview's panel run on its own and (2) the same
@@ -53,10 +54,17 @@ SELECT toString(day) AS d, user, round(sum(active_seconds) / 3600, 2),
        round(sum(idle_seconds) / 3600, 2)
 FROM deskpulse.activity_minutes WHERE $__dateFilter(day) AND {P}
 GROUP BY d, user ORDER BY d, user""",
+    # the hours that start in the range, by their hour of the day
+    "by_hour": f"""
+SELECT toHour(minute, 'UTC') AS h, round(sum(active_seconds) / 3600, 2)
+FROM deskpulse.activity_minutes
+WHERE toStartOfHour(minute) >= $__fromTime AND toStartOfHour(minute) <= $__toTime AND {P}
+GROUP BY h ORDER BY h""",
 }
 PANELS = {"people": "Per person", "productivity": "Productivity per person",
           "categories": "Time per category",
-          "daily": "Active vs idle hours per person per day", "apps": "Top applications",
+          "daily": "Active vs idle hours per person per day",
+          "by_hour": "Activity by hour of day", "apps": "Top applications",
           "domains": "Top websites"}
 
 
