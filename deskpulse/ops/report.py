@@ -5,12 +5,14 @@ for a period (the last ``days`` days, or whole days ``--from``/``--to`` in the t
 time zone) and the people asked for: everybody active in the tenant, narrowed to teams
 (their members as the boards' person variable finds them, from the policy topic's team
 lists) and to logins. The sections that read the same rows are asked in one query of
-GROUPING SETS, each set with its panel's own expressions: the per-person, application
+GROUPING SETS, each set with its panel's expressions (summed in exact milliseconds, so
+every run gives the same hours: sums of float seconds can round an hour lying on the
+edge of 0.005 either way, by the order of the sums): the per-person, application
 and website sections over the range's grains (``by_grain``), and the productivity,
 category and per-day sections over ``activity_daily``; the hour-of-day section is its
-panel's query. Three reads of the rollups instead of eight: an hour not yet refreshed
-is read from the minutes (the views' FINAL) three times per report, not once per
-section. tests/integration/test_report_grain.py checks every section against its panel
+panel's question, in milliseconds too. Three reads of the rollups instead of eight:
+an hour not yet refreshed is read from the minutes (the views' FINAL) three times per
+report, not once per section. tests/integration/test_report_grain.py checks every section against its panel
 and against the minutes alone, with hours dirty and refreshed. Every time of day (the
 period, first and last activity, the hour
 of day) is in the tenant's time zone; days are the rollups' UTC days.
@@ -37,7 +39,6 @@ from deskpulse.ops import charts
 from deskpulse.ops.boards.dashboards import (
     FLEET,
     PEOPLE,
-    TEAM_OVERVIEW,
     Board,
     by_grain,
     variable,
@@ -96,6 +97,21 @@ def team_members(store: SqlStore, tenant: str, teams: Sequence[str], r: TimeRang
     return {row[0] for row in rows}
 
 
+#: the views' seconds as the milliseconds they were (exact integers, whatever the order
+#: of the sums: the same totals on every run, where sums of floats can round an hour on
+#: the edge of 0.005 either way); hours and shares are divided from them once
+_MS = ("toUInt64(round(active_seconds * 1000)) AS a, "
+       "toUInt64(round(idle_seconds * 1000)) AS i")
+
+#: "Activity by hour of day" (the hours starting in the range, by hour of the day in the
+#: tenant's zone), in milliseconds as the sections above
+_BY_HOUR = f"""
+SELECT toHour(hour, '${{tz}}') AS hour_of_day, round(sum(a) / 3600000, 2)
+FROM (SELECT hour, {_MS} FROM deskpulse.activity_hourly
+      WHERE $__timeFilter(hour) AND {PEOPLE})
+GROUP BY hour_of_day
+ORDER BY hour_of_day"""
+
 #: the team overview's sections over ``by_grain`` (the range split into days, hours and
 #: edge minutes), all in one query: "Per person" (per person and app, then per person),
 #: "Top applications" (per app) and "Top websites" (per site). One read of the rollups
@@ -104,10 +120,11 @@ def team_members(store: SqlStore, tenant: str, teams: Sequence[str], r: TimeRang
 #: the same rows (grouping(): 0 for a column of the set, 1 for the others).
 _BY_GRAIN_SECTIONS = """
 SELECT g, multiIf(g = 1, user, g = 5, app, domain) AS k,
-       round(sum(a) / 3600, 2), round(sum(i) / 3600, 2),
-       toUInt8(round(100 * sum(a) / greatest(sum(a + i), 1))), argMax(app, a), any(people)
+       round(sum(a) / 3600000, 2), round(sum(i) / 3600000, 2),
+       toUInt8(round(100 * sum(a) / greatest(sum(a + i), 1000))), argMax(app, a), any(people)
 FROM (SELECT grouping(user, app, domain) AS g, user, app, domain,
-             sum(active_seconds) AS a, sum(idle_seconds) AS i, uniqExact(user) AS people
+             sum(toUInt64(round(active_seconds * 1000))) AS a,
+             sum(toUInt64(round(idle_seconds * 1000))) AS i, uniqExact(user) AS people
       FROM {source}
       GROUP BY GROUPING SETS ((user, app), (app), (domain)))
 WHERE g != 6 OR domain != ''
@@ -121,15 +138,15 @@ _PER_PERSON, _PER_APP, _PER_DOMAIN = 1, 5, 6
 _DAILY_SECTIONS = f"""
 SELECT grouping(day, user, category, productivity) AS g, toString(day), user, category,
        productivity,
-       round(sumIf(active_seconds, productivity = 'productive') / 3600, 2),
-       round(sumIf(active_seconds, productivity = 'neutral') / 3600, 2),
-       round(sumIf(active_seconds, productivity = 'unproductive') / 3600, 2),
-       toUInt8(round(100 * sumIf(active_seconds, productivity = 'productive')
-                     / greatest(sum(active_seconds), 1))),
-       round(sum(active_seconds) / 3600, 2), round(sum(idle_seconds) / 3600, 2),
-       uniqExactIf(user, active_seconds > 0), countIf(active_seconds > 0)
-FROM deskpulse.activity_daily
-WHERE $__dateFilter(day) AND {PEOPLE}
+       round(sumIf(a, productivity = 'productive') / 3600000, 2),
+       round(sumIf(a, productivity = 'neutral') / 3600000, 2),
+       round(sumIf(a, productivity = 'unproductive') / 3600000, 2),
+       toUInt8(round(100 * sumIf(a, productivity = 'productive') / greatest(sum(a), 1000))),
+       round(sum(a) / 3600000, 2), round(sum(i) / 3600000, 2),
+       uniqExactIf(user, a > 0), countIf(a > 0)
+FROM (SELECT day, user, category, productivity, {_MS}
+      FROM deskpulse.activity_daily
+      WHERE $__dateFilter(day) AND {PEOPLE})
 GROUP BY GROUPING SETS ((user), (category, productivity), (day, user))"""
 _DAY_PERSON, _PERSON, _CATEGORY = 3, 11, 12
 
@@ -219,7 +236,7 @@ def collect(store: SqlStore, tenant: str, days: int = 7,
     return ReportData(
         tenant=tenant, days=days, first=first, last=last,
         people=per_person, productivity=productivity, categories=categories, daily=daily,
-        by_hour=_panel(store, TEAM_OVERVIEW, "Activity by hour of day", r, variables),
+        by_hour=[list(row) for row in store.query(expand(_BY_HOUR, r, variables))[1]],
         apps=apps, domains=domains,
         # dead letters name no person of the tenant: only in the unfiltered report
         deadletters=[] if teams or users else _panel(store, FLEET, "Dead letters per reason",

@@ -180,3 +180,24 @@ def test_the_range_is_the_tenants(data):
     empty = collect(ClientStore(data), "t-nobody", start=at(DAY0), end=at(DAY0 + 2 * 86400))
     assert empty.people == [] and empty.apps == [] and empty.daily == [] and empty.first is None
     assert dt.timedelta(0) < empty.end - empty.start
+
+
+def test_hours_are_divided_from_exact_milliseconds(data):
+    # one person, 1,260 hosts, 100 ms each in one minute: 126 s = 0.035 h, which rounds to
+    # 0.04; summed as floats (0.1 s x 1,260) it is 125.99999999999979 s and rounds to 0.03
+    tenant, minute = "t-report-ms", DAY0 + 10 * 86400 + 3600
+    write(data, [{"event_id": f"ms{k}", "tenant": tenant, "user": "tiny", "host": f"h{k}",
+                  "app": "code", "domain": "", "idle": False, "category": "development",
+                  "productivity": "productive", "minutes": [[minute, 100]]}
+                 for k in range(1260)], "report-ms")
+    rollup.refresh(ClientStore(data))
+    floats = data.query("SELECT sum(active_seconds) FROM deskpulse.activity_daily WHERE "
+                        f"tenant = '{tenant}'").result_rows[0][0]
+    assert floats != 126.0, "the float sum is off: the test shows the difference"
+    day = at(minute - 3600)
+    got = collect(ClientStore(data), tenant, start=day, end=day + dt.timedelta(days=1))
+    assert got.people == [["tiny", 0.04, 0.0, 100, "code"]]
+    assert got.productivity == [["tiny", 0.04, 0.0, 0.0, 100]]
+    assert got.daily == [[str(day.date()), "tiny", 0.04, 0.0]]
+    assert got.categories == [["development", "productive", 0.04, 1]]
+    assert got.apps == [["code", 0.04, 1]] and got.by_hour == [[1, 0.04]]
