@@ -12,10 +12,9 @@ and website sections over the range's grains (``by_grain``), and the productivit
 category and per-day sections over ``activity_daily``; the hour-of-day section is its
 panel's question, in milliseconds too. Three reads of the rollups instead of eight:
 an hour not yet refreshed is read from the minutes (the views' FINAL) three times per
-report, not once per section. tests/integration/test_report_grain.py checks every section against its panel
-and against the minutes alone, with hours dirty and refreshed. Every time of day (the
-period, first and last activity, the hour
-of day) is in the tenant's time zone; days are the rollups' UTC days.
+report, not once per section. tests/integration/test_report_grain.py checks every
+section against its panel and against the minutes alone, with hours dirty and
+refreshed. Every time of day (the period, first and last activity, the hour of day) is in the tenant's time zone; days are the rollups' UTC days.
 
 Names, apps and sites are data from desktops: the terminal report prints them
 through :func:`deskpulse.core.output.printable` (no escape sequence reaches the
