@@ -14,7 +14,8 @@ panel's question, in milliseconds too. Three reads of the rollups instead of eig
 an hour not yet refreshed is read from the minutes (the views' FINAL) three times per
 report, not once per section. tests/integration/test_report_grain.py checks every
 section against its panel and against the minutes alone, with hours dirty and
-refreshed. Every time of day (the period, first and last activity, the hour of day) is in the tenant's time zone; days are the rollups' UTC days.
+refreshed. Every time of day (the period, first and last activity, the hour of day) is
+in the tenant's time zone; days are the rollups' UTC days.
 
 Names, apps and sites are data from desktops: the terminal report prints them
 through :func:`deskpulse.core.output.printable` (no escape sequence reaches the
