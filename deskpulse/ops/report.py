@@ -1,12 +1,21 @@
 """The managers' summary: the team overview board's numbers, in a terminal or as HTML.
 
-The numbers come from the very queries of the Grafana team overview
-(:mod:`deskpulse.ops.boards.dashboards`), expanded for a period (the last ``days`` days,
-or whole days ``--from``/``--to`` in the tenant's time zone) and the people asked for:
-everybody active in the tenant, narrowed to teams (their members as the boards' person
-variable finds them, from the policy topic's team lists) and to logins. So the report and
-the board always agree. Every time of day (the period, first and last activity, the hour
-of day) is in the tenant's time zone; days are the rollups' UTC days.
+The numbers are the Grafana team overview's (:mod:`deskpulse.ops.boards.dashboards`),
+for a period (the last ``days`` days, or whole days ``--from``/``--to`` in the tenant's
+time zone) and the people asked for: everybody active in the tenant, narrowed to teams
+(their members as the boards' person variable finds them, from the policy topic's team
+lists) and to logins. The sections that read the same rows are asked in one query of
+GROUPING SETS, each set with its panel's expressions (summed in exact milliseconds, so
+every run gives the same hours: sums of float seconds can round an hour lying on the
+edge of 0.005 either way, by the order of the sums): the per-person, application
+and website sections over the range's grains (``by_grain``), and the productivity,
+category and per-day sections over ``activity_daily``; the hour-of-day section is its
+panel's question, in milliseconds too. Three reads of the rollups instead of eight:
+an hour not yet refreshed is read from the minutes (the views' FINAL) three times per
+report, not once per section. tests/integration/test_report_grain.py checks every
+section against its panel and against the minutes alone, with hours dirty and
+refreshed. Every time of day (the period, first and last activity, the hour of day) is
+in the tenant's time zone; days are the rollups' UTC days.
 
 Names, apps and sites are data from desktops: the terminal report prints them
 through :func:`deskpulse.core.output.printable` (no escape sequence reaches the
@@ -27,7 +36,13 @@ from deskpulse.core.errors import ConfigError
 from deskpulse.core.output import printable, table
 from deskpulse.core.sql import SqlStore, literal
 from deskpulse.ops import charts
-from deskpulse.ops.boards.dashboards import FLEET, TEAM_OVERVIEW, Board, by_grain, variable
+from deskpulse.ops.boards.dashboards import (
+    FLEET,
+    PEOPLE,
+    Board,
+    by_grain,
+    variable,
+)
 from deskpulse.ops.boards.macros import TimeRange, expand
 
 
@@ -82,47 +97,150 @@ def team_members(store: SqlStore, tenant: str, teams: Sequence[str], r: TimeRang
     return {row[0] for row in rows}
 
 
+#: the views' seconds as the milliseconds they were (exact integers, whatever the order
+#: of the sums: the same totals on every run, where sums of floats can round an hour on
+#: the edge of 0.005 either way); hours and shares are divided from them once
+_MS = ("toUInt64(round(active_seconds * 1000)) AS a, "
+       "toUInt64(round(idle_seconds * 1000)) AS i")
+
+#: "Activity by hour of day" (the hours starting in the range, by hour of the day in the
+#: tenant's zone), in milliseconds as the sections above
+_BY_HOUR = f"""
+SELECT toHour(hour, '${{tz}}') AS hour_of_day, round(sum(a) / 3600000, 2)
+FROM (SELECT hour, {_MS} FROM deskpulse.activity_hourly
+      WHERE $__timeFilter(hour) AND {PEOPLE})
+GROUP BY hour_of_day
+ORDER BY hour_of_day"""
+
+#: the team overview's sections over ``by_grain`` (the range split into days, hours and
+#: edge minutes), all in one query: "Per person" (per person and app, then per person),
+#: "Top applications" (per app) and "Top websites" (per site). One read of the rollups
+#: serves the three (GROUPING SETS): an hour not yet refreshed is read from the minutes
+#: once, not once per section. Each set's numbers are the panels' own expressions over
+#: the same rows (grouping(): 0 for a column of the set, 1 for the others).
+_BY_GRAIN_SECTIONS = """
+SELECT g, multiIf(g = 1, user, g = 5, app, domain) AS k,
+       round(sum(a) / 3600000, 2), round(sum(i) / 3600000, 2),
+       toUInt8(round(100 * sum(a) / greatest(sum(a + i), 1000))), argMax(app, a), any(people)
+FROM (SELECT grouping(user, app, domain) AS g, user, app, domain,
+             sum(toUInt64(round(active_seconds * 1000))) AS a,
+             sum(toUInt64(round(idle_seconds * 1000))) AS i, uniqExact(user) AS people
+      FROM {source}
+      GROUP BY GROUPING SETS ((user, app), (app), (domain)))
+WHERE g != 6 OR domain != ''
+GROUP BY g, k"""
+_PER_PERSON, _PER_APP, _PER_DOMAIN = 1, 5, 6
+
+#: "Productivity per person", "Time per category" and "Active vs idle hours per person per
+#: day", from one read of activity_daily (the three panels read the same rows): per person
+#: (g = 11), per category and class (g = 12; the panel counts rows with active time only:
+#: the ``If`` aggregates) and per day and person (g = 3)
+_DAILY_SECTIONS = f"""
+SELECT grouping(day, user, category, productivity) AS g, toString(day), user, category,
+       productivity,
+       round(sumIf(a, productivity = 'productive') / 3600000, 2),
+       round(sumIf(a, productivity = 'neutral') / 3600000, 2),
+       round(sumIf(a, productivity = 'unproductive') / 3600000, 2),
+       toUInt8(round(100 * sumIf(a, productivity = 'productive') / greatest(sum(a), 1000))),
+       round(sum(a) / 3600000, 2), round(sum(i) / 3600000, 2),
+       uniqExactIf(user, a > 0), countIf(a > 0)
+FROM (SELECT day, user, category, productivity, {_MS}
+      FROM deskpulse.activity_daily
+      WHERE $__dateFilter(day) AND {PEOPLE})
+GROUP BY GROUPING SETS ((user), (category, productivity), (day, user))"""
+_DAY_PERSON, _PERSON, _CATEGORY = 3, 11, 12
+
+
+def _by_grain_sections(store: SqlStore, r: TimeRange, where: str) -> tuple[
+        list[list[Any]], list[list[Any]], list[list[Any]]]:
+    """Per person (person, active h, idle h, active %, top app), top applications and top
+    websites (name, hours, people; 10 each), ordered as the panels order them."""
+    _, rows = store.query(expand(_BY_GRAIN_SECTIONS.format(
+        source=by_grain("user, app, domain", where)), r))
+    people = sorted(([k, a, i, pct, top] for g, k, a, i, pct, top, _ in rows
+                     if g == _PER_PERSON), key=lambda x: (-x[1], x[0]))
+    apps = sorted(([k, a, n] for g, k, a, _, _, _, n in rows if g == _PER_APP),
+                  key=lambda x: (-x[1], x[0]))[:10]
+    domains = sorted(([k, a, n] for g, k, a, _, _, _, n in rows if g == _PER_DOMAIN),
+                     key=lambda x: (-x[1], x[0]))[:10]
+    return people, apps, domains
+
+
+def _daily_sections(store: SqlStore, r: TimeRange, variables: dict[str, Any]) -> tuple[
+        list[list[Any]], list[list[Any]], list[list[Any]]]:
+    """Productivity per person, time per category, and per day and person, ordered as the
+    panels order them."""
+    _, rows = store.query(expand(_DAILY_SECTIONS, r, variables))
+    productivity = sorted(([u, p, n, un, pct] for g, _, u, _, _, p, n, un, pct, *_ in rows
+                           if g == _PERSON), key=lambda x: (-x[1], x[0]))
+    categories = sorted(([c, pr, a, people] for g, _, _, c, pr, *_, a, _, people, active
+                         in rows if g == _CATEGORY and active > 0),
+                        key=lambda x: (-x[2], x[0]))
+    daily = sorted(([d, u, a, i] for g, d, u, *_, a, i, _, _ in rows if g == _DAY_PERSON),
+                   key=lambda x: (x[0], x[1]))
+    return productivity, categories, daily
+
+
+def _first_last(store: SqlStore, r: TimeRange, variables: dict[str, Any],
+                days: list[str]) -> tuple[str | None, str | None]:
+    """The first and last minute with time in the range (in ``${tz}``), read from the
+    minutes of four UTC days only: ``days`` are those with time of the people on the
+    days the range touches (the daily sections; every minute row holds time, so its day
+    is there). Only the first of them can hold time before the range's start, and only
+    the last time after its end, so the first minute in the range is on the first or
+    the second day, the last on the last or the one before (one query, min and max of
+    the minutes of those days inside the range; a row written twice has the same
+    minute, so no FINAL is needed)."""
+    edge = sorted(set(days))
+    if not edge:
+        return None, None
+    windows = " OR ".join(
+        f"(minute >= toDateTime('{d} 00:00:00', 'UTC') AND "
+        f"minute < toDateTime('{d} 00:00:00', 'UTC') + INTERVAL 1 DAY)"
+        for d in sorted(set(edge[:2] + edge[-2:])))
+    _, span = store.query(expand(
+        "SELECT toString(min(minute), '${tz}'), toString(max(minute), '${tz}'), count() "
+        "FROM deskpulse.minutes_store WHERE $__timeFilter(minute) AND tenant = '${tenant}' "
+        f"AND user IN (${{person:singlequote}}) AND ({windows})", r, variables))
+    first, last, rows = span[0]
+    return (first, last) if rows else (None, None)
+
+
 def collect(store: SqlStore, tenant: str, days: int = 7,
             end: dt.datetime | None = None, *, start: dt.datetime | None = None,
             timezone: str = "UTC", teams: Sequence[str] = (),
             users: Sequence[str] = ()) -> ReportData:
     """The board's numbers from ``start`` (default: ``days`` before ``end``) to ``end``
-    (default: now) for the tenant's active people, narrowed to ``teams`` and ``users``."""
+    (default: now) for the tenant's active people, narrowed to ``teams`` and ``users``.
+
+    Five queries: the sections over the range's grains (:data:`_BY_GRAIN_SECTIONS`, which
+    also names the people), the sections over whole days (:data:`_DAILY_SECTIONS`), the
+    first and last minute (:func:`_first_last`), the hour-of-day panel and the dead
+    letters."""
     end = end or dt.datetime.now(dt.UTC)
     start = start or end - dt.timedelta(days=days)
     r = TimeRange(start, end, interval_s=3600)
-    # everyone with time in the range, from the coarsest rollups (as the panels read)
-    _, people_rows = store.query(expand(
-        f"SELECT DISTINCT user FROM {by_grain('user', f'tenant = {literal(tenant)}')} "
-        "ORDER BY user", r))
-    people = [p[0] for p in people_rows]
-    if teams:
-        members = team_members(store, tenant, teams, r)
-        people = [p for p in people if p in members]
-    if users:
-        people = [p for p in people if p in set(users)]
+    # everyone with time in the range (as the panels read it), narrowed to teams and users
+    where = f"tenant = {literal(tenant)}"
+    if teams or users:
+        chosen = team_members(store, tenant, teams, r) if teams else set(users)
+        if teams and users:
+            chosen &= set(users)
+        where += " AND user IN (" + (",".join(literal(u) for u in sorted(chosen))
+                                     or "''") + ")"
+    per_person, apps, domains = _by_grain_sections(store, r, where)
+    people = sorted(p[0] for p in per_person)
     variables = {"tenant": tenant, "team": ["__all"], "person": people, "tz": timezone}
-    # first and last minute: the store sorted by (tenant, hour, ...) answers from two columns
-    # (a row written twice has the same minute, so no FINAL is needed for min and max)
-    _, span = store.query(expand(
-        "SELECT toString(min(minute), '${tz}'), toString(max(minute), '${tz}'), count() "
-        "FROM deskpulse.minutes_store WHERE $__timeFilter(minute) AND tenant = '${tenant}' "
-        "AND user IN (${person:singlequote})", r, variables))
-    first, last, rows = span[0]
-
-    def panel(board: Board, title: str) -> list[list[Any]]:
-        return _panel(store, board, title, r, variables)
+    productivity, categories, daily = _daily_sections(store, r, variables)
+    first, last = _first_last(store, r, variables, [d[0] for d in daily])
     return ReportData(
-        tenant=tenant, days=days, first=first if rows else None, last=last if rows else None,
-        people=panel(TEAM_OVERVIEW, "Per person"),
-        productivity=panel(TEAM_OVERVIEW, "Productivity per person"),
-        categories=panel(TEAM_OVERVIEW, "Time per category"),
-        daily=panel(TEAM_OVERVIEW, "Active vs idle hours per person per day"),
-        by_hour=panel(TEAM_OVERVIEW, "Activity by hour of day"),
-        apps=panel(TEAM_OVERVIEW, "Top applications"),
-        domains=panel(TEAM_OVERVIEW, "Top websites"),
+        tenant=tenant, days=days, first=first, last=last,
+        people=per_person, productivity=productivity, categories=categories, daily=daily,
+        by_hour=[list(row) for row in store.query(expand(_BY_HOUR, r, variables))[1]],
+        apps=apps, domains=domains,
         # dead letters name no person of the tenant: only in the unfiltered report
-        deadletters=[] if teams or users else panel(FLEET, "Dead letters per reason"),
+        deadletters=[] if teams or users else _panel(store, FLEET, "Dead letters per reason",
+                                                     r, variables),
         timezone=timezone, start=start, end=end, teams=tuple(teams), users=tuple(users),
     )
 

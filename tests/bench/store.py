@@ -31,6 +31,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import resource
 import statistics
 import tempfile
 import time
@@ -156,6 +157,13 @@ def working_days(days: int, today: dt.date) -> list[dt.date]:
     return sorted(out)
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process so far (chDB's threads included): on a shared machine
+    it moves less with the other users' load than wall-clock time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Meter:
     """Time, peak RSS above resident and rows read of one query on a chDB client."""
 
@@ -178,12 +186,12 @@ class Meter:
         selected = self._selected()
         Path("/proc/self/clear_refs").write_text("5")
         before = self._rss()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_s()
         rows = self.client.query(sql).result_rows
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, cpu_s() - cpu
         after = self._rss()
         return [list(r) for r in rows], {
-            "s": seconds, "mb": max(0, after["VmHWM"] - before["VmRSS"]) / 2**20,
+            "s": seconds, "cpu_s": cpu, "mb": max(0, after["VmHWM"] - before["VmRSS"]) / 2**20,
             "rows_read": self._selected() - selected}
 
 
@@ -323,7 +331,131 @@ def run(people: int, days: int, data_dir: Path, before: bool = True) -> dict[str
     return result
 
 
+class TimedStore:
+    """A store that measures every query it runs (time, memory, rows read) on a Meter."""
+
+    def __init__(self, store: ClientStore, meter: Meter) -> None:
+        self.store, self.meter = store, meter
+        self.log: list[dict[str, Any]] = []
+
+    def query(self, sql: str) -> tuple[list[str], list[list[Any]]]:
+        rows, m = self.meter.run(sql)
+        self.log.append({"sql": " ".join(sql.split())[:90], **m})
+        return [], rows  # the report reads rows only
+
+    def command(self, sql: str) -> None:
+        self.store.command(sql)
+
+
+def open_kept(people: int, days: int, data_dir: Path) -> tuple[Any, ClientStore, list[dt.date]]:
+    """Today's schema with ``people`` x ``days`` of data in ``data_dir``: generated (and
+    refreshed) the first time, reused as it is afterwards (pending migrations applied)."""
+    client = connect(f"chdb://{data_dir}")
+    store = ClientStore(client)
+    migrate.apply(store)
+    dates = working_days(days, dt.datetime.now(dt.UTC).date())
+    spans = int(client.query("SELECT count() FROM deskpulse.spans_store").result_rows[0][0])
+    if spans == 0:
+        t = time.perf_counter()
+        for day in dates:
+            store.command(spans_sql(people, day))
+            store.command(rollups_sql(people, day))
+        print(f"  generated in {time.perf_counter() - t:.0f}s", flush=True)
+    elif spans != people * days * SPANS_PER_DAY:
+        raise SystemExit(f"{data_dir} holds {spans:,} spans, not {people} people x {days} "
+                         "days: use another --data-dir")
+    stored = [dt.date.fromisoformat(str(d)) for (d,) in client.query(
+        "SELECT DISTINCT toDate(minute) AS d FROM deskpulse.minutes_store ORDER BY d"
+    ).result_rows]
+    if stored != dates:  # made on another day: the report's 30 days end at its last day
+        dates = stored
+    for _ in range(1 + days // rollup.MAX_DAYS + 1):
+        if not rollup.refresh(store).days:
+            break
+    if spans:  # reused: the hours earlier runs wrote again merge away (one copy of each row)
+        store.command("OPTIMIZE TABLE deskpulse.minutes_store FINAL")
+    return client, store, dates
+
+
+def report_only(people: int, days: int, data_dir: Path, repeat: int = 5) -> dict[str, Any]:
+    """Only ``deskpulse report --days 30`` (collect and text), clean and with the last hour
+    written again (dirty), on a kept store; per query: time, memory, rows read."""
+    client, store, dates = open_kept(people, days, data_dir)
+    meter = Meter(client)
+    end = dt.datetime.combine(dates[-1] + dt.timedelta(days=1), dt.time(0), dt.UTC)
+    result: dict[str, Any] = {"people": people, "days": days, "report_py": report.__file__}
+
+    def measure(phase: str) -> report.ReportData:
+        runs, data = [], None
+        for _ in range(repeat):  # the report's total without the meter, then per query
+            t, cpu = time.perf_counter(), cpu_s()
+            data = report.collect(store, TENANT, days=30, end=end)
+            report.render_text(data)
+            runs.append((time.perf_counter() - t, cpu_s() - cpu))
+        timed = TimedStore(store, meter)
+        report.collect(timed, TENANT, days=30, end=end)
+        result[f"report_{phase}_s"] = statistics.median(s for s, _ in runs)
+        result[f"report_{phase}_cpu_s"] = statistics.median(c for _, c in runs)
+        result[f"report_{phase}_queries"] = timed.log
+        print(f"  report, {phase}: {result[f'report_{phase}_s']:.2f}s "
+              f"({result[f'report_{phase}_cpu_s']:.2f} CPU s; median of {repeat})", flush=True)
+        for q in timed.log:
+            print(f"    {q['s']:.3f}s {q['cpu_s']:.2f} CPU s {q['mb']:.0f} MB "
+                  f"{q['rows_read']:,} rows: {q['sql']}", flush=True)
+        return data  # type: ignore[return-value]
+
+    clean = measure("clean")
+    store.command(rollups_sql(people, dates[-1], first_slot=SPANS_PER_DAY - 94))
+    result["dirty_hours"] = int(client.query(
+        "SELECT uniqExact(tenant, hour) FROM deskpulse.rollup_dirty").result_rows[0][0])
+    dirty = measure("dirty")
+    rollup.refresh(store)
+    result["same_answers"] = clean == dirty
+    result["report_people"] = len(clean.people)
+    result["load_average"] = list(os.getloadavg())
+    client.close()
+    return result
+
+
 TARGET_S, TARGET_MB, REPORT_S, STORAGE_KB = 0.5, 500, 2.0, 30
+
+
+def report_section(results: list[dict[str, Any]]) -> str:
+    """The report's lines for BENCHMARKS.md: ``--report-only`` results, each labelled
+    ``before`` or ``after`` (``label``), for one or more sizes."""
+    lines = ["### `deskpulse report --days 30`, clean and with an hour dirty", "",
+             "Only the report (collect and text), on a store kept between runs "
+             "(`.venv/bin/python -m tests.bench.store --people N --days 20 --report-only "
+             "--data-dir DIR`; the first run generates the store there, later runs reuse it). "
+             "Clean: every day refreshed; dirty: the last hour of work written again for "
+             "everyone (3 clock hours dirty, as the per-person start offsets spread it), so "
+             "the views read those hours from the minutes. Wall time and the process's CPU "
+             "time (chDB's threads included; it moves less with the other users' load), "
+             "median of 5; before: the report of commit 0ad705c (one query per section), "
+             "after: its sections in GROUPING SETS; both with this bench, runs "
+             "interleaved. Rows read: the queries' `SelectedRows`, summed.", "",
+             "| people | report | clean s | clean CPU s | dirty s | dirty CPU s | queries | "
+             "dirty rows read | answers equal | load average |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        load = ", ".join(f"{x:.1f}" for x in r.get("load_average", []))
+        lines.append(
+            f"| {r['people']:,} | {r.get('label', '-')} | {r['report_clean_s']:.2f} | "
+            f"{r['report_clean_cpu_s']:.2f} | {r['report_dirty_s']:.2f} | "
+            f"{r['report_dirty_cpu_s']:.2f} | {len(r['report_dirty_queries'])} | "
+            f"{sum(q['rows_read'] for q in r['report_dirty_queries']):,} | "
+            f"{'yes' if r['same_answers'] else 'NO'} | {load} |")
+    lines += ["", f"Target (issue 16): <= {REPORT_S} s for 1,600 people, also with an hour "
+              "dirty. Per query (after, 1,600 people, dirty):", ""]
+    big = [r for r in results if r.get("label") == "after"]
+    if big:
+        last = max(big, key=lambda r: r["people"])
+        lines += ["| query | s | CPU s | MB | rows read |", "|---|---|---|---|---|"]
+        for q in last["report_dirty_queries"]:
+            lines.append(f"| `{q['sql'][:60]}...` | {q['s']:.3f} | {q['cpu_s']:.2f} | "
+                         f"{q['mb']:.0f} | {q['rows_read']:,} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _ratio(before: float, after: float) -> str:
@@ -444,13 +576,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--after-only", action="store_true",
                         help="only today's schema (no old schema, no conversion): bigger sizes")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only the report, clean and with an hour dirty, per query, on "
+                             "the store kept in --data-dir (generated there the first time)")
+    parser.add_argument("--label", default="after",
+                        help="with --report-only: the label of this run in --json")
+    parser.add_argument("--record-report", type=Path, nargs="+", metavar="JSON",
+                        help="only record these saved --report-only results in BENCHMARKS.md")
     parser.add_argument("--record", type=Path, nargs="+", metavar="JSON",
                         help="only record these saved results (smallest first) in BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.record_report:
+        from tests.bench.report import record as write_section
+        results = [orjson.loads(p.read_text()) for p in args.record_report]
+        write_section("store-report", report_section(results))
+        return results[-1]
     if args.record:
         results = [orjson.loads(p.read_text()) for p in args.record]
         record(results)
         return results[-1]
+    if args.report_only:
+        if args.data_dir is None:
+            parser.error("--report-only needs --data-dir (the store to keep and reuse)")
+        result = report_only(args.people, args.days, args.data_dir)
+        result["label"] = args.label
+        if args.json:
+            args.json.write_text(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        if not result["same_answers"]:
+            raise SystemExit("the report answers differently with the hour dirty")
+        return result
     with tempfile.TemporaryDirectory(prefix="deskpulse-bench-store-") as tmp:
         result = run(args.people, args.days, args.data_dir or Path(tmp) / "store",
                      before=not args.after_only)

@@ -50,3 +50,27 @@ def test_the_store_bench_runs_small_and_every_panel_agrees(tmp_path):
     assert {"spans_store", "minutes_store", "hours_agg", "days_agg"} <= set(r["storage_after"])
     assert "hours_store" not in r["storage_after"]
     assert 1 <= r["dirty_hours"] <= 2, "the last hour of work, written again"
+
+
+def test_the_report_only_bench_keeps_its_store_and_reuses_it(tmp_path):
+    store = tmp_path / "store"
+
+    def run(people: int, name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tests.bench.store", "--people",
+                               str(people), "--days", "2", "--report-only", "--data-dir",
+                               str(store), "--json", str(tmp_path / name)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+
+    first = run(3, "a.json")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    assert "generated" in first.stdout
+    again = run(3, "b.json")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert "generated" not in again.stdout, "the kept store is reused"
+    for name in ("a.json", "b.json"):
+        r = orjson.loads((tmp_path / name).read_text())
+        assert r["same_answers"] and r["report_people"] == 3 and r["dirty_hours"] >= 1
+        assert len(r["report_dirty_queries"]) == 5
+        assert all(q["rows_read"] > 0 for q in r["report_dirty_queries"][:4])
+    other = run(4, "c.json")
+    assert other.returncode != 0 and "not 4 people" in other.stderr
