@@ -7,7 +7,9 @@ aw-watcher-window #33, #89; python-xlib #241):
   that sample is skipped (``None``);
 - the X server goes away (logout, crash) -> :class:`ProbeLost`, never a spin;
 - every query carries its own error handler, so python-xlib never prints and
-  continues in a loop.
+  continues in a loop;
+- a sample asks the server only after a property event of the root or the active
+  window (or every ``REQUERY_S``): the rest of the time it costs no round trip.
 
 Idle time comes from the X server itself (:class:`X11Idle`, the MIT-SCREEN-SAVER
 extension's idle counter, on the probe's own connection): no input listener, no
@@ -32,8 +34,22 @@ logger = logging.getLogger(__name__)
 _GONE = (error.BadWindow, error.BadDrawable, error.BadMatch, error.BadValue)
 
 
+#: a missed property event leaves a stale window for at most this long (then it is asked)
+REQUERY_S = 30.0
+
+
 class X11Probe:
-    def __init__(self, display_name: str) -> None:
+    """The active window, asked when the X server says it changed.
+
+    The probe listens to PropertyNotify of the root window (``_NET_ACTIVE_WINDOW``) and of
+    the active window (its title, class, pid) and to its DestroyNotify; a sample reads the
+    events that came and asks the server only after one of them (or every
+    :data:`REQUERY_S`), otherwise it is the window it last read. Events arrive on the
+    connection that the idle query uses each second anyway.
+    """
+
+    def __init__(self, display_name: str, requery_s: float = REQUERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         try:
             self._d = display.Display(display_name)
         except (error.DisplayError, error.ConnectionClosedError, OSError) as exc:
@@ -42,26 +58,74 @@ class X11Probe:
         self._root = self._d.screen().root
         self._a = {name: self._d.intern_atom(name) for name in
                    ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "_NET_WM_PID", "UTF8_STRING")}
+        self._watched = {self._a["_NET_WM_NAME"], Xatom.WM_NAME, Xatom.WM_CLASS,
+                         self._a["_NET_WM_PID"]}
+        self._requery_s, self._clock = requery_s, clock
+        self._asked = -requery_s  # when the window was last asked (monotonic)
+        self._window: object | None = None  # the active window whose events we get
+        self._info: WindowInfo | None = None
+        self._fresh = False
+        self._root.change_attributes(event_mask=X.PropertyChangeMask)
 
     def _prop(self, window: object, atom: int, kind: int) -> list | bytes | str | None:
         prop = window.get_full_property(atom, kind)  # type: ignore[attr-defined]
         return prop.value if prop is not None else None
 
+    def _changed(self) -> bool:
+        """Read the events that came; True when one of them concerns the active window."""
+        changed = False
+        active = getattr(self._window, "id", None)
+        while self._d.pending_events():
+            event = self._d.next_event()
+            if event.type == X.PropertyNotify:
+                if event.window.id == self._root.id:
+                    changed |= event.atom == self._a["_NET_ACTIVE_WINDOW"]
+                elif event.window.id == active:
+                    changed |= event.atom in self._watched
+            elif event.type == X.DestroyNotify and event.window.id == active:
+                changed = True
+        return changed
+
     def active_window(self) -> WindowInfo | None:
         try:
-            value = self._prop(self._root, self._a["_NET_ACTIVE_WINDOW"], X.AnyPropertyType)
-            if not value or not value[0]:
-                return None
-            window = self._d.create_resource_object("window", int(value[0]))
-            raw_title = self._prop(window, self._a["_NET_WM_NAME"], self._a["UTF8_STRING"])
-            if raw_title is None:
-                raw_title = self._prop(window, Xatom.WM_NAME, X.AnyPropertyType)
-            pid_value = self._prop(window, self._a["_NET_WM_PID"], Xatom.CARDINAL)
-            wm_class = window.get_wm_class()  # type: ignore[attr-defined]
+            changed = self._changed()
+            if self._fresh and not changed and \
+                    self._clock() - self._asked < self._requery_s:
+                return self._info
+            self._fresh = False
+            self._asked = self._clock()
+            info = self._ask()
         except _GONE:
-            return None  # closed between two queries: skip this sample
+            return None  # closed between two queries: skip this sample (and ask again)
         except (error.ConnectionClosedError, OSError) as exc:
             raise ProbeLost(f"the X server went away: {exc}") from exc
+        self._info, self._fresh = info, info is not None
+        return info
+
+    def _follow(self, window: object | None) -> None:
+        """Events of ``window`` from now on, none of the one before (errors: it is gone)."""
+        if getattr(window, "id", None) == getattr(self._window, "id", None):
+            return
+        ignore = error.CatchError()
+        if self._window is not None:
+            self._window.change_attributes(event_mask=0, onerror=ignore)  # type: ignore
+        if window is not None:
+            window.change_attributes(  # type: ignore[attr-defined]
+                event_mask=X.PropertyChangeMask | X.StructureNotifyMask, onerror=ignore)
+        self._window = window
+
+    def _ask(self) -> WindowInfo | None:
+        value = self._prop(self._root, self._a["_NET_ACTIVE_WINDOW"], X.AnyPropertyType)
+        if not value or not value[0]:
+            self._follow(None)
+            return None
+        window = self._d.create_resource_object("window", int(value[0]))
+        self._follow(window)  # before reading: a change from now on is an event
+        raw_title = self._prop(window, self._a["_NET_WM_NAME"], self._a["UTF8_STRING"])
+        if raw_title is None:
+            raw_title = self._prop(window, Xatom.WM_NAME, X.AnyPropertyType)
+        pid_value = self._prop(window, self._a["_NET_WM_PID"], Xatom.CARDINAL)
+        wm_class = window.get_wm_class()  # type: ignore[attr-defined]
         title = raw_title.decode("utf-8", "replace") if isinstance(raw_title, bytes) \
             else (raw_title or "")
         pid = int(pid_value[0]) if pid_value else 0
