@@ -134,6 +134,8 @@ class Collector:
             settings.span_policy(), next_seq=spool.next_seq)
         self.counters = Counters()
         self._in_flight: set[int] = set()
+        #: may the spool hold events that are not in flight? (else pump does not read it)
+        self._unsent = True
         self._acked: list[int] = []
         self._acked_events: list[Any] = []
         self.sent_log = sent_log
@@ -156,7 +158,7 @@ class Collector:
             now = self._now_ms()
             self.pause = Pause(since_ms=now, until_ms=None if for_seconds is None
                                else now + int(for_seconds * 1000))
-            self._spool.put(self.builder.flush(now), next_seq=self.builder.next_seq)
+            self._put(self.builder.flush(now))
             self._spool.set_meta("pause_since", now)
             self._spool.set_meta("pause_until", self.pause.until_ms or 0)
             self._note("paused", now, self.pause.until_ms)
@@ -247,8 +249,7 @@ class Collector:
             now = self._now_ms()
             cut = self._away.take_cut() if self._away is not None else None
             if cut is not None:  # locked or asleep since `cut`: the span ended there
-                self.counters.spooled += self._spool.put(self.builder.flush(min(cut, now)),
-                                                         next_seq=self.builder.next_seq)
+                self.counters.spooled += self._put(self.builder.flush(min(cut, now)))
             if self.paused(now) or (self._away is not None and self._away.away()):
                 events = self.builder.flush(now)
             else:
@@ -262,7 +263,12 @@ class Collector:
                     self.counters.samples += 1
                     events = self.builder.feed(guarded)
             if events:
-                self.counters.spooled += self._spool.put(events, next_seq=self.builder.next_seq)
+                self.counters.spooled += self._put(events)
+
+    def _put(self, events: list[ActivityEvent]) -> int:
+        added = self._spool.put(events, next_seq=self.builder.next_seq)
+        self._unsent = True
+        return added
 
     def _sample(self, now: int) -> Sample | None:
         window = self._probe.active_window()
@@ -280,7 +286,12 @@ class Collector:
         """Forget the acknowledged events, then send spooled ones that are not in flight."""
         self._forget_acked()  # before choosing what to send: an acked row is never resent
         room = min(PUBLISH_BATCH, MAX_IN_FLIGHT - len(self._in_flight))
-        for spooled in self._spool.pending(room, exclude=self._in_flight) if room > 0 else ():
+        with self._lock:  # a pause's put on the control thread is not lost between the two
+            batch = self._spool.pending(room, exclude=self._in_flight) \
+                if room > 0 and self._unsent else ()
+            if room > 0 and len(batch) < room:
+                self._unsent = False  # all there is goes in flight now: no read until a change
+        for spooled in batch:
             self._in_flight.add(spooled.row_id)
             self._publisher.send(spooled.event,
                                  on_result=lambda ok, rid=spooled.row_id, ev=spooled.event:
@@ -304,6 +315,7 @@ class Collector:
             self.counters.published += 1
         else:
             self.counters.failed_sends += 1  # stays in the spool, sent again later
+            self._unsent = True
 
     def run(self, stop: threading.Event,
             housekeeping: Callable[[], None] | None = None,
@@ -335,8 +347,7 @@ class Collector:
 
     def shutdown(self, flush_timeout: float = 10.0) -> None:
         with self._lock:
-            events = self.builder.flush()
-            self._spool.put(events, next_seq=self.builder.next_seq)
+            self._put(self.builder.flush())
         self.pump()
         self._publisher.flush(flush_timeout)
         self.pump()

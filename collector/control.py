@@ -66,6 +66,8 @@ PAUSE_MAX_S = 7 * 24 * 3600
 MAX_REQUEST_BYTES = 4096
 MAX_ANSWER_BYTES = 65536
 COMMANDS = ("pause", "resume", "status")
+#: the serving thread's longest sleep with no request open (stop() wakes it at once)
+IDLE_WAIT_S = 60.0
 
 
 def default_transport() -> str:
@@ -178,6 +180,13 @@ class ControlServer:
         self._clients: dict[socket.socket, _Client] = {}
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._sock, selectors.EVENT_READ)
+        # stop() writes a byte here: the serving thread sleeps in select until a client or
+        # stop comes, with no timed wake-ups (a deadline of an open request aside)
+        self._wake_r, self._wake_w = _socket_pair()
+        self._idle_wait = IDLE_WAIT_S if self._wake_r is not None else 0.5
+        if self._wake_r is not None:
+            self._wake_r.setblocking(False)
+            self._selector.register(self._wake_r, selectors.EVENT_READ)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
 
@@ -240,9 +249,12 @@ class ControlServer:
 
     def _step(self) -> None:
         now = time.monotonic()
-        wait = min([0.5, *(c.deadline - now for c in self._clients.values())])
+        wait = min([self._idle_wait, *(c.deadline - now for c in self._clients.values())])
         for key, _ in self._selector.select(max(wait, 0.0)):
-            if key.fileobj is self._sock:
+            if key.fileobj is self._wake_r:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(64)
+            elif key.fileobj is self._sock:
                 self._accept()
             else:
                 self._read(key.fileobj)  # type: ignore[arg-type]
@@ -340,12 +352,26 @@ class ControlServer:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
         self._thread.join(2)
         with contextlib.suppress(OSError):
             self._sock.close()
         self._selector.close()
+        for end in (self._wake_r, self._wake_w):
+            if end is not None:
+                end.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # the socket, or the token file (its token dies with it)
+
+
+def _socket_pair() -> tuple[socket.socket, socket.socket] | tuple[None, None]:
+    """A connected pair to wake the serving thread, or none (it then wakes every 0.5 s)."""
+    try:
+        return socket.socketpair()
+    except (OSError, AttributeError):
+        return None, None
 
 
 def _connect(path: Path, body: dict[str, Any], timeout: float) -> socket.socket:

@@ -2,7 +2,10 @@
 
 SQLite in WAL mode with ``synchronous=FULL``: an event written by :meth:`Spool.put`
 survives ``kill -9`` and power loss; it is removed by :meth:`Spool.ack` only after
-the broker acknowledged it. The spool is bounded: past ``max_events`` the oldest
+the broker acknowledged it. That removal is not synced to disk (``synchronous=NORMAL``
+for the one transaction): after a power loss an acknowledged event may be back in the
+spool and is sent again, which the pipeline counts once (a repeated event_id). The
+spool is bounded: past ``max_events`` the oldest
 events are dropped, and the drops are counted (``dropped``) and reported.
 
 The spool holds window titles and URLs: the database and its ``-wal``/``-shm``
@@ -56,6 +59,7 @@ class Spool:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA cache_size=-512")  # 512 KiB: the spool is read sequentially
         self._db.executescript(_SCHEMA)
+        self._n = int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
@@ -96,24 +100,24 @@ class Spool:
             self._db.executemany("INSERT OR IGNORE INTO events (event_id, payload) VALUES (?, ?)",
                                  rows)
             added = self._db.total_changes - before
+            count = self._n + added
             if next_seq is not None:
                 self._db.execute("INSERT INTO meta (key, value) VALUES ('next_seq', ?) "
                                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                                  (next_seq,))
-            excess = self._count() - self.max_events
+            excess = count - self.max_events
             if excess > 0:
                 self._db.execute("DELETE FROM events WHERE id IN "
                                  "(SELECT id FROM events ORDER BY id LIMIT ?)", (excess,))
+                count -= excess
                 self._bump("dropped", excess)
                 logger.warning("spool full (%d events): dropped the %d oldest",
                                self.max_events, excess)
+        self._n = count  # once committed
         return added
 
-    def _count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
-
     def __len__(self) -> int:
-        return self._count()
+        return self._n  # kept by put and ack: no count(*) of a large backlog per event
 
     def pending(self, limit: int, *, exclude: set[int] | frozenset[int] = frozenset()
                 ) -> list[SpooledEvent]:
@@ -139,8 +143,15 @@ class Spool:
         """Forget events the broker acknowledged."""
         ids = [(i,) for i in row_ids]
         if ids:
-            with self._db:
-                self._db.executemany("DELETE FROM events WHERE id = ?", ids)
+            self._db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
+            try:
+                with self._db:
+                    before = self._db.total_changes
+                    self._db.executemany("DELETE FROM events WHERE id = ?", ids)
+                    removed = self._db.total_changes - before
+                self._n -= removed  # once committed
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
 
 
 def _decode(payload: bytes) -> ActivityEvent | None:

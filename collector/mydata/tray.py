@@ -181,13 +181,19 @@ class Tray:
             try:
                 if not self.registered and time.monotonic() >= self._next_register:
                     self._register()
+                # unregistered, nobody shows the icon: sleep until the next try or a call
+                # (answered from the state as it is then), no poll of the collector's state
+                wait = POLL_S if self.registered else max(0.0, self._next_register -
+                                                          time.monotonic())
                 try:
-                    msg = self._conn.receive(timeout=POLL_S)
+                    msg = self._conn.receive(timeout=wait)
                 except TimeoutError:
                     msg = None
                 if msg is not None:
+                    if not self.registered:
+                        self.refresh()
                     self._dispatch(msg)
-                if time.monotonic() >= next_poll:
+                if self.registered and time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + POLL_S
                     if self.refresh():
                         self._changed()

@@ -120,7 +120,8 @@ def open_session(env: dict[str, str], override: str = "auto",
         from collector.session.lock import open_away_watch
         x11 = X11Probe(env["DISPLAY"])
         if X11Idle.available(x11):  # the server's own idle counter: no input listener
-            return Session(x11, X11Idle(x11), choice, "the X server's idle time "
+            return Session(x11, X11Idle(x11, threshold_s=idle_threshold), choice,
+                           "the X server's idle time "
                            "(MIT-SCREEN-SAVER)", away=open_away_watch(env))
         from collector.idle import InputActivity
         return Session(x11, InputActivity(), choice,

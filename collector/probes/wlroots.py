@@ -14,7 +14,9 @@ only read the state it keeps. A compositor that goes away is :class:`ProbeLost`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import struct
 import threading
 import time
@@ -189,7 +191,7 @@ class WlrootsProbe:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if self._conn.wait_readable(0.5):
+                if self._conn.wait_readable(60.0):  # close() shuts the socket down
                     self._conn.read()
             except ProbeLost as exc:
                 self._lost = exc
@@ -213,6 +215,8 @@ class WlrootsProbe:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the waiting thread
         if self._thread.is_alive():
             self._thread.join(2)
         self._conn.close()

@@ -103,12 +103,21 @@ class X11Idle:
     probe's connection (python-xlib is not thread-safe; this is the probe's thread).
     Counted from the collector's start at most, as the input listeners counted: a
     person is not idle at the first sample because the server saw no input before.
+
+    With ``threshold_s`` (the collector's idle threshold) the server is asked only when
+    the answer can matter: idle time grows by at most a second a second, so after an
+    answer of ``i`` seconds it cannot reach the threshold for ``threshold_s - i`` seconds.
+    Until then :meth:`idle_seconds` returns that upper bound (below the threshold, so the
+    sample is active, as it is); from there on, and while idle, every sample asks.
     """
 
-    def __init__(self, probe: X11Probe, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, probe: X11Probe, clock: Callable[[], float] = time.monotonic,
+                 threshold_s: float | None = None) -> None:
         self._d, self._root = probe._d, probe._root
         self._clock = clock
         self._started = clock()
+        self._threshold_s = threshold_s
+        self._known: tuple[float, float] | None = None  # (answer, when), while below
 
     @staticmethod
     def available(probe: X11Probe) -> bool:
@@ -118,14 +127,22 @@ class X11Idle:
             return False
 
     def idle_seconds(self) -> float:
-        since_start = max(0.0, self._clock() - self._started)
+        now = self._clock()
+        if self._known is not None:
+            bound = self._known[0] + (now - self._known[1])
+            if self._threshold_s is not None and bound < self._threshold_s:
+                return bound
+        since_start = max(0.0, now - self._started)
         try:
             server_ms = self._d.screensaver_idle_ms(self._root)
         except XError:
+            self._known = None
             return 0.0  # no answer this time: active, as the next sample may tell otherwise
         except OSError as exc:  # XConnectionLost
             raise ProbeLost(f"the X server went away: {exc}") from exc
-        return min(since_start, server_ms / 1000.0)
+        idle = min(since_start, server_ms / 1000.0)
+        self._known = (idle, now)
+        return idle
 
     def start(self) -> None:
         self._started = self._clock()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -57,9 +58,7 @@ class _Watch:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                msg = self._conn.receive(timeout=0.5)
-            except TimeoutError:
-                continue
+                msg = self._conn.receive()  # no timed wake-ups: close() shuts the socket down
             except (OSError, ValueError) as exc:
                 if not self._stop.is_set():
                     logger.warning("the %s watch lost its bus: %s", self.name, exc)
@@ -72,6 +71,8 @@ class _Watch:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked receive
         if self._thread.is_alive():
             self._thread.join(2)
         with contextlib.suppress(OSError):

@@ -134,6 +134,55 @@ def test_gnome_shell_extension_focus_idle_and_lock(stack, stack_store, tmp_path)
         "locked time is never recorded"
 
 
+def test_gnome_probe_follows_focus_and_idle_from_signals_without_asking(tmp_path):
+    """With no re-query due for an hour, only the extension's Changed signal and Mutter's
+    idle watches can tell the probe of a new focus, of idleness and of input again."""
+    from collector.probes.gnome import GnomeProbe
+    with system_bus(tmp_path, gdm=True) as bus, gnome_desktop(tmp_path, bus) as desk:
+        desk.open_window("Sigma doc")
+        desk.open_window("Tau doc")
+        desk.focus("Sigma doc")
+        desk.poke()
+        probe = GnomeProbe(desk.env, idle_threshold_s=2.0, requery_s=3600)
+        try:
+            assert probe.mode == "window from Changed signals, idle from watches"
+            assert probe.active_window().title == "Sigma doc"  # the first sample asks
+            assert probe.idle_seconds() < 2.0
+            calls = []
+            probe._get = lambda: calls.append("Get")  # noqa: SLF001 - no more asking
+            probe._idle_ms = lambda: calls.append("GetIdletime")  # noqa: SLF001
+            desk.focus("Tau doc")
+            wait_for(lambda: (w := probe.active_window()) and w.title == "Tau doc", 10,
+                     "the Changed signal of the new focus")
+            wait_for(lambda: probe.idle_seconds() >= 2.0, 10, "Mutter's idle watch")
+            desk.poke()
+            wait_for(lambda: probe.idle_seconds() == 0.0, 10, "Mutter's user-active watch")
+            assert calls == [], "no method call was needed"
+        finally:
+            probe.close()
+
+
+def test_gnome_probe_without_signals_asks_every_sample(tmp_path):
+    """The fall-back for an extension without Changed (an older install) or a Mutter that
+    refuses watches: every sample is a Get and a GetIdletime, as before."""
+    from collector.probes.gnome import GnomeProbe
+    with system_bus(tmp_path, gdm=True) as bus, gnome_desktop(tmp_path, bus) as desk:
+        desk.open_window("Sigma doc")
+        desk.open_window("Tau doc")
+        desk.focus("Sigma doc")
+        probe = GnomeProbe(desk.env, idle_threshold_s=2.0, signals=False)
+        try:
+            assert probe.mode == "window asked each sample, idle asked each sample"
+            assert probe.active_window().title == "Sigma doc"
+            desk.focus("Tau doc")
+            wait_for(lambda: (w := probe.active_window()) and w.title == "Tau doc", 10,
+                     "Get to answer the new focus")
+            desk.poke()
+            assert probe.idle_seconds() < 2.0
+        finally:
+            probe.close()
+
+
 def test_kwin_script_reports_the_active_window_and_kwin_idle(stack, stack_store, tmp_path):
     with kwin_desktop(tmp_path) as desk:
         desk.open_window("Kappa doc", "kappa")

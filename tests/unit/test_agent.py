@@ -272,3 +272,28 @@ def test_a_sample_taken_while_the_pause_is_being_set_does_not_cross_it(rig):
     collector.shutdown()
     spans = [p.event for p in spool.pending(10)]
     assert spans and all(e.end_ms <= since for e in spans), [(e.end_ms, since) for e in spans]
+
+
+def test_the_spool_is_read_only_when_it_may_hold_something_to_send(rig):
+    collector, clock, probe, idle, pub, spool, seconds = rig
+    reads = []
+    real_pending = spool.pending
+    spool.pending = lambda *a, **kw: reads.append(1) or real_pending(*a, **kw)
+    collector.pump()
+    assert len(reads) == 1, "at the start the spool may hold events of an earlier run"
+    for _ in range(5):  # the same window: nothing closes, nothing to send
+        seconds(1)
+        collector.pump()
+    assert len(reads) == 1, "nothing new: no read"
+    probe.window = WindowInfo("firefox", "/usr/bin/firefox", "News", 2)
+    seconds(1)
+    collector.pump()
+    assert len(reads) == 2 and len(pub.sent) == 1
+    collector.pump()
+    assert len(reads) == 2, "the one event is in flight: nothing else to send"
+    pub.settle(ok=False)
+    collector.pump()
+    assert len(reads) == 3 and len(pub.sent) == 2, "a failed send is read and sent again"
+    collector.set_pause(60)  # the pause closes the open span (from the control thread)
+    collector.pump()
+    assert len(pub.sent) == 3 and pub.sent[-1].app == "firefox"

@@ -44,3 +44,71 @@ def test_install_copies_the_variant_and_enabling_adds_it_once(tmp_path):
     assert enabled_with("@as []") == f"['{UUID}']"
     assert enabled_with(f"['a@b', '{UUID}']") == f"['a@b', '{UUID}']"
     assert enabled_with("['a@b']") == f"['a@b', '{UUID}']"
+
+
+# -- the signal-driven state (collector.probes.gnome.Signalled) ---------------------------
+from collector.probes.gnome import REQUERY_S, Signalled, has_changed_signal  # noqa: E402
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_only_an_extension_that_declares_changed_is_followed_by_signal():
+    shipped = (EXTENSION_DIR / "shell45" / "extension.js").read_text()
+    assert has_changed_signal(shipped)
+    assert has_changed_signal((EXTENSION_DIR / "shell43" / "extension.js").read_text())
+    older = shipped.replace('<signal name="Changed">', "<!-- none -->")
+    assert not has_changed_signal(older)
+
+
+def test_the_first_sample_asks_then_signals_are_read_from_memory():
+    clock = Clock()
+    focus = Signalled(REQUERY_S, clock)
+    gen = focus.due()
+    assert gen is not None  # nothing known yet: ask
+    focus.queried(gen, ("a", "", "A", 1))
+    assert focus.due() is None and focus.value == ("a", "", "A", 1)
+    focus.signal(("b", "", "B", 2))
+    clock.now += REQUERY_S / 2
+    assert focus.due() is None and focus.value == ("b", "", "B", 2)
+
+
+def test_a_missed_signal_leaves_a_stale_window_for_one_requery_period_at_most():
+    clock = Clock()
+    focus = Signalled(REQUERY_S, clock)
+    focus.queried(focus.due(), ("a", "", "A", 1))
+    # the focus moved to "b" and its Changed signal was lost: nothing tells the probe
+    for _ in range(int(REQUERY_S) - 1):
+        clock.now += 1
+        assert focus.due() is None
+    clock.now += 1
+    gen = focus.due()
+    assert gen is not None, "a slow re-query is due"
+    focus.queried(gen, ("b", "", "B", 2))
+    assert focus.value == ("b", "", "B", 2) and focus.missed == 1
+    assert focus.due() is None
+
+
+def test_an_answer_overtaken_by_a_signal_is_dropped():
+    clock = Clock()
+    focus = Signalled(REQUERY_S, clock)
+    gen = focus.due()
+    focus.signal(("new", "", "N", 3))  # arrives while the Get call is on its way
+    focus.queried(gen, ("old", "", "O", 4))
+    assert focus.value == ("new", "", "N", 3) and focus.missed == 0
+
+
+def test_no_answer_or_a_new_owner_asks_again_at_the_next_sample():
+    clock = Clock()
+    focus = Signalled(REQUERY_S, clock)
+    focus.queried(focus.due(), None, ok=False)  # locked: the extension's name is gone
+    assert focus.due() is not None
+    focus.queried(focus.due(), ("a", "", "A", 1))
+    assert focus.due() is None
+    focus.invalidate()  # the extension came back under a new owner
+    assert focus.due() is not None

@@ -63,3 +63,36 @@ def test_meta_values(tmp_path):
     assert spool.get_meta("pause_since") == 0
     spool.set_meta("pause_since", 42)
     assert Spool(tmp_path / "s.db").get_meta("pause_since") == 42
+
+
+def _count(spool):
+    return spool._db.execute("SELECT count(*) FROM events").fetchone()[0]  # noqa: SLF001
+
+
+def test_the_kept_length_follows_puts_duplicates_drops_acks_and_a_reopen(tmp_path):
+    spool = Spool(tmp_path / "s.db", max_events=4)
+    evs = events(6)
+    spool.put(evs[:3])
+    spool.put(evs[1:3])  # duplicates: nothing new
+    assert len(spool) == _count(spool) == 3
+    spool.put(evs[3:])  # past the bound: the oldest go
+    assert len(spool) == _count(spool) == 4
+    rows = spool.pending(10)
+    spool.ack([rows[0].row_id, rows[0].row_id, 10_000])  # twice, and one that is not there
+    assert len(spool) == _count(spool) == 3
+    spool.close()
+    assert len(Spool(tmp_path / "s.db", max_events=4)) == 3
+
+
+def test_only_the_ack_is_not_synced_and_puts_stay_durable(tmp_path):
+    spool = Spool(tmp_path / "s.db")
+    statements = []
+    spool._db.set_trace_callback(statements.append)  # noqa: SLF001
+    spool.put(events(2))
+    assert not any("synchronous" in s for s in statements), "a put is synced (FULL)"
+    statements.clear()
+    spool.ack([p.row_id for p in spool.pending(1)])
+    syncs = [s for s in statements if "synchronous" in s or s.startswith("DELETE")]
+    assert syncs == ["PRAGMA synchronous=NORMAL", "DELETE FROM events WHERE id = 1",
+                     "PRAGMA synchronous=FULL"], statements
+    assert spool._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # noqa: SLF001 - FULL
