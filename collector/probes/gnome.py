@@ -25,7 +25,6 @@ import logging
 import math
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +37,7 @@ from jeepney import DBusAddress, HeaderFields, MatchRule, MessageType, new_metho
 
 from collector.probes import ProbeLost, ProbeUnavailable, WindowInfo
 from collector.probes.process import describe_process
-from collector.session.dbus import DBusErrorResponse, call, connect
+from collector.session.dbus import DBusErrorResponse, call, close_listener, connect
 
 logger = logging.getLogger(__name__)
 
@@ -235,12 +234,7 @@ class _SignalThread:
         self._pending_idle = self._send(msg)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked receive
-        if self._thread.is_alive():
-            self._thread.join(2)
-        with contextlib.suppress(OSError):
-            self._conn.close()
+        close_listener(self._conn, self._thread)
 
 
 class GnomeProbe:

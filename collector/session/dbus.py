@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from typing import Any
 
 from jeepney import DBusAddress, Properties, new_method_call
@@ -10,7 +13,7 @@ from jeepney.wrappers import DBusErrorResponse, unwrap_msg
 
 from collector.probes import ProbeUnavailable
 
-__all__ = ["DBusErrorResponse", "call", "connect", "get_property"]
+__all__ = ["DBusErrorResponse", "call", "close_listener", "connect", "get_property"]
 
 
 def connect(env: dict[str, str], bus: str) -> DBusConnection:
@@ -38,3 +41,14 @@ def get_property(conn: DBusConnection, name: str, path: str, interface: str, pro
     msg = Properties(DBusAddress(path, bus_name=name, interface=interface)).get(prop)
     (variant,) = unwrap_msg(conn.send_and_get_reply(msg, timeout=timeout))
     return variant[1]
+
+
+def close_listener(conn: DBusConnection, thread: threading.Thread, timeout: float = 2.0) -> None:
+    """Stop a thread blocked receiving on ``conn`` and close the connection: shutting the
+    socket down wakes the blocked receive (no timed wake-ups while it listens)."""
+    with contextlib.suppress(OSError):
+        conn.sock.shutdown(socket.SHUT_RDWR)
+    if thread.is_alive():
+        thread.join(timeout)
+    with contextlib.suppress(OSError):
+        conn.close()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from jeepney import HeaderFields, MatchRule
 
 from collector.probes import ProbeUnavailable
 from collector.session.away import AwayState
-from collector.session.dbus import DBusErrorResponse, call, connect, get_property
+from collector.session.dbus import DBusErrorResponse, call, close_listener, connect, get_property
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +70,7 @@ class _Watch:
 
     def close(self) -> None:
         self._stop.set()
-        with contextlib.suppress(OSError):
-            self._conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked receive
-        if self._thread.is_alive():
-            self._thread.join(2)
-        with contextlib.suppress(OSError):
-            self._conn.close()
+        close_listener(self._conn, self._thread)
 
 
 def _member(msg) -> tuple[str, str, str]:

@@ -7,7 +7,14 @@ a ``rows(sql)`` helper, and every migration below ``version`` applied and record
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def store_before(version: int) -> str:
@@ -26,3 +33,13 @@ def store_before(version: int) -> str:
                 store.command("INSERT INTO deskpulse.schema_migrations (version, name, checksum) "
                               f"VALUES ({{m.version}}, '{{m.name}}', '{{m.checksum}}')")
     """)
+
+
+def run_in_store(script: str, store: Path, timeout: float = 300) -> dict:
+    """Run a script opened by :func:`store_before` on a fresh chDB store at ``store``, in a
+    process of its own, and return the JSON object its last line printed."""
+    done = subprocess.run([sys.executable, "-c", script, str(store)], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return orjson.loads(done.stdout.strip().splitlines()[-1])

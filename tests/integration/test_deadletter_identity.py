@@ -8,26 +8,21 @@ again (a replay by a new consumer group, hours later) stays one.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
-import orjson
 import pytest
 
 from schemas import topics
 from sinks.batch import content_token
 from sinks.rows import INPUT_TABLES, poison_record
 from sinks.writer import ClickHouseWriter
-from tests.helpers.migrations import store_before
+from tests.helpers.migrations import run_in_store, store_before
 
 pytestmark = pytest.mark.integration
 
 TABLE = INPUT_TABLES[topics.DEADLETTER]
 NOW = int(time.time() * 1000)  # within the dead letters' retention
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_poison(chdb, value: bytes, *, offset: int, now_ms: int) -> None:
@@ -87,11 +82,7 @@ UPGRADE = store_before(12) + textwrap.dedent("""
 
 
 def test_the_upgrade_keeps_every_dead_letter_and_its_retention(tmp_path):
-    done = subprocess.run([sys.executable, "-c", UPGRADE, str(tmp_path / "store")],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_store(UPGRADE, tmp_path / "store", timeout=300)
     assert 12 in result["applied"] and result["again"] == []
     assert result["same"] and result["count"] == 300, "every dead letter, every column"
     assert result["key"] == "topic, partition, offset, sipHash64(payload)"

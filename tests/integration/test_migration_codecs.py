@@ -5,19 +5,14 @@ and column, its sorting key and its retention, and takes fewer bytes for the sam
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-import orjson
 import pytest
 
-from tests.helpers.migrations import store_before
+from tests.helpers.migrations import run_in_store, store_before
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = store_before(9) + textwrap.dedent("""
     now = (int(time.time()) - 7200) * 1000
@@ -65,11 +60,7 @@ SCRIPT = store_before(9) + textwrap.dedent("""
 
 
 def test_spans_are_rebuilt_with_codecs_and_keep_every_row_in_fewer_bytes(tmp_path):
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "store")],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_store(SCRIPT, tmp_path / "store", timeout=300)
     assert 9 in result["applied"] and result["again"] == []
     assert result["same"] and result["count"] == 20000, "every row, every column, as it was"
     assert result["codecs"]["event_id"] == "CODEC(ZSTD(3))"

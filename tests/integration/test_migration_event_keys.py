@@ -7,19 +7,14 @@ one engine per process)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-import orjson
 import pytest
 
-from tests.helpers.migrations import store_before
+from tests.helpers.migrations import run_in_store, store_before
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = store_before(10) + textwrap.dedent("""
     from sinks import rollup
@@ -124,11 +119,7 @@ SCRIPT = store_before(10) + textwrap.dedent("""
 
 
 def test_event_ids_are_stored_compactly_and_every_row_and_answer_stays(tmp_path):
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "store")],
-                          capture_output=True, text=True, timeout=400, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_store(SCRIPT, tmp_path / "store", timeout=400)
     assert 10 in result["applied"] and result["again"] == []
     assert result["spans_same"] and result["spans"] == 20000, "every span, every column"
     assert result["minutes_same"] and result["minutes"] > 20000, "every minute row, keyed by hash"

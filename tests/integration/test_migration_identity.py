@@ -4,19 +4,14 @@ process)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-import orjson
 import pytest
 
-from tests.helpers.migrations import store_before
+from tests.helpers.migrations import run_in_store, store_before
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = store_before(6) + textwrap.dedent("""
     now = int(time.time() * 1000)
@@ -50,11 +45,7 @@ SCRIPT = store_before(6) + textwrap.dedent("""
 
 
 def test_spans_are_rebuilt_with_the_host_in_their_identity_and_keep_every_row(tmp_path):
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "store")],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_store(SCRIPT, tmp_path / "store", timeout=300)
     assert 6 in result["applied"] and result["again"] == []
     assert result["same"] and result["count"] == 50, "every row, every column, as it was"
     assert result["key"] == "tenant, user, start, host, event_id"
