@@ -210,7 +210,7 @@ def test_the_cli_exports_forgets_and_exports_nothing_through_the_stack(stack, st
              "--format", "csv")
     assert "audited" in out
     everything = "".join(f.read_text() for f in first.iterdir())
-    assert "Europe/Berlin" in everything and "07:00" in everything
+    assert "Europe/Berlin" in everything and "07:00-19:00" in everything
     assert "red" in (first / "team_members_store.csv").read_text()
     assert "dev" in (first / "category_rules.csv").read_text()
     for foreign in ("Asia/Tokyo", "blue", "ops", "works council", f"{tenant}:{NEIGHBOUR}:"):
