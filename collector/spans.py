@@ -5,15 +5,46 @@ and idle state, each arriving within ``pulsetime`` of the previous one. It is
 closed when the activity or idle state changes, when a gap longer than
 ``pulsetime`` separates two samples, and when it reaches ``max_span`` (so
 that data keeps flowing during long stretches of one activity).
+
+Each span's ``event_id`` is a UUIDv8 (RFC 9562) made of a random 60-bit *run id*,
+drawn once per builder (one collector process), and the span's 62-bit sequence
+number (``seq``, kept across restarts by the spool): see :func:`event_id`.
 """
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from schemas.activity import SCHEMA_ID, ActivityEvent
+
+RUN_ID_BITS = 60
+SEQ_BITS = 62
+
+
+def new_run_id() -> int:
+    """A fresh random run id (60 bits, from the OS's CSPRNG; no module to load for it)."""
+    return int.from_bytes(os.urandom(8), "big") >> (64 - RUN_ID_BITS)
+
+
+def event_id(run_id: int, seq: int) -> str:
+    """The id of the span numbered ``seq`` in run ``run_id``: a UUIDv8, as 32 hex digits.
+
+    Layout (RFC 9562, section 5.8): the run id's high 48 bits, the version (8), its low
+    12 bits, the variant (0b10), then ``seq`` in the last 62 bits. Within a run the
+    sequence grows, so no two spans share an id; two runs share one only if their random
+    run ids are equal and the spool's sequence went back (it was deleted). Unlike a
+    random UUIDv4 this costs the store about 1 byte per span instead of 16: the spans of
+    one computer sit together in ``spans_store`` and repeat their run id
+    (docs/clickhouse.md, "Storage per person-day").
+    """
+    if not 0 <= run_id < 1 << RUN_ID_BITS:
+        raise ValueError(f"run id out of range: {run_id}")
+    if not 0 <= seq < 1 << SEQ_BITS:
+        raise ValueError(f"sequence number out of range: {seq}")
+    value = ((run_id >> 12) << 80) | (8 << 76) | ((run_id & 0xFFF) << 64) | (0b10 << 62) | seq
+    return f"{value:032x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +93,13 @@ class SpanBuilder:
     """
 
     def __init__(self, identity: Identity, policy: SpanPolicy | None = None, *,
-                 next_seq: int = 0, new_id: Callable[[], str] | None = None) -> None:
+                 next_seq: int = 0, new_id: Callable[[], str] | None = None,
+                 run_id: int | None = None) -> None:
         self.identity = identity
         self.policy = policy or SpanPolicy()
         self.next_seq = next_seq
-        self._new_id = new_id or (lambda: uuid.uuid4().hex)
+        self.run_id = new_run_id() if run_id is None else run_id
+        self._new_id = new_id
         self.open: OpenSpan | None = None
 
     def _event(self, span: OpenSpan, end_ms: int) -> ActivityEvent | None:
@@ -74,7 +107,9 @@ class SpanBuilder:
             return None
         s, ident = span.first, self.identity
         event = ActivityEvent(
-            schema=SCHEMA_ID, event_id=self._new_id(), tenant=ident.tenant, host=ident.host,
+            schema=SCHEMA_ID,
+            event_id=self._new_id() if self._new_id else event_id(self.run_id, self.next_seq),
+            tenant=ident.tenant, host=ident.host,
             user=ident.user, app=s.app, start_ms=span.start_ms, end_ms=end_ms, exe=s.exe,
             title=s.title, url=s.url, idle=s.idle, client_version=ident.client_version,
             seq=self.next_seq,

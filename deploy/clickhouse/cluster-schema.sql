@@ -1077,3 +1077,9 @@ DROP TABLE IF EXISTS deskpulse.deadletter_identity_catchup ON CLUSTER '{cluster}
 DROP TABLE IF EXISTS deskpulse.deadletter_identity_catchup_local ON CLUSTER '{cluster}' SYNC;
 
 INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (12, 'deadletter_identity', 'f21337fbdb810219');
+
+-- 0013_event_uuid_codec
+
+ALTER TABLE deskpulse.spans_store_local ON CLUSTER '{cluster}' MODIFY COLUMN event_uuid UUID CODEC(ZSTD(3));
+
+INSERT INTO deskpulse.schema_migrations (version, name, checksum) VALUES (13, 'event_uuid_codec', '99ee83e18cab8ec8');
