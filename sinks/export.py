@@ -37,6 +37,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from deskpulse.core.output import defuse_formula
 from deskpulse.core.sql import SqlStore, literal
 from schemas.policy import fmt_interval
 from sinks.erase import TABLES, VERIFY_SETTINGS, check_subject, condition
@@ -194,8 +195,6 @@ def empty(tables: Mapping[str, Table], names: Iterable[str] = TABLES) -> bool:
     return not any(tables[n]["rows"] for n in names)
 
 
-#: what a spreadsheet reads as the start of a formula (OWASP "CSV injection")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_NOTE = ("CSV files: a text cell that starts with = + - @, a tab or a carriage return "
             "is written with a single quote (') in front, so no spreadsheet runs it as a "
             "formula (OWASP CSV injection); the JSON files hold every value exactly")
@@ -208,9 +207,7 @@ def csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return defuse_formula(value)
 
 
 def render(table: Table, fmt: str) -> str:

@@ -18,7 +18,12 @@ from deskpulse.core.errors import ConfigError
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
 def query(sql: str, fmt: str, **common: Any) -> None:
-    """Run SQL against ClickHouse (or the running embedded stack's store)."""
+    """Run SQL against ClickHouse (or the running embedded stack's store).
+
+    Control characters are shown escaped. In CSV a text that a spreadsheet would run as a
+    formula (it starts with = + - @ or a tab) gets a single quote in front; JSON keeps
+    every value exactly.
+    """
     from deskpulse.core.output import render
     from deskpulse.ops.store import open_store
     columns, rows = open_store(_settings(**common)).query(sql)

@@ -85,6 +85,25 @@ def safe_cell(value: Any, *, keep_lines: bool = False) -> Any:
     return printable(value if isinstance(value, str) else str(value), keep_lines=keep_lines)
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(value: Any) -> Any:
+    """A text a spreadsheet would run as a formula (it starts with = + - @, a tab or a
+    carriage return) with a single quote in front, as OWASP advises; anything else as is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_row(row: Iterable[Any]) -> list[Any]:
+    """A result row as CSV cells: printable (line breaks kept) and no text a formula
+    (window titles and URLs are written by whoever names a window or a page)."""
+    return [defuse_formula(safe_cell(v, keep_lines=True)) if isinstance(v, str)
+            else safe_cell(v, keep_lines=True) for v in row]
+
+
 def safe_rows(rows: Iterable[Iterable[Any]], *, keep_lines: bool = False) -> list[list[Any]]:
     return [[safe_cell(v, keep_lines=keep_lines) for v in row] for row in rows]
 
@@ -122,8 +141,8 @@ def render(columns: list[str], rows: list[list[Any]], fmt: str) -> str:
         import csv  # here: the collector imports this module (printable) and writes no CSV
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([safe_cell(c, keep_lines=True) for c in columns])
-        writer.writerows(safe_rows(rows, keep_lines=True))
+        writer.writerow(csv_row(columns))
+        writer.writerows(csv_row(r) for r in rows)
         return buf.getvalue()
     if fmt == "table":
         return table(rows, columns) + f"\n({len(rows)} rows)\n"

