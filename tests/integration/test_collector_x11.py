@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 
 import orjson
 import pytest
@@ -163,8 +164,19 @@ def test_kill9_loses_nothing_from_the_spool(desktop, broker, tmp_path):
     proc.start()
     wait_for(lambda: proc.status()["spooled"] == 0, 60, "the spool to drain")
     assert proc.stop() == 0
-    after = {e["event_id"] for e in published(broker, "x-kill9", expect_at_least=len(before))}
+    events = published(broker, "x-kill9", expect_at_least=len(before))
+    after = {e["event_id"] for e in events}
     assert before <= after
+    # each id is the run's id and the span's seq (collector/spans.py, event_id): the two
+    # runs drew different run ids, and the sequence went on across the kill (an event sent
+    # before the kill but not yet deleted from the spool is sent again: the same id)
+    unique = list({e["event_id"]: e for e in events}.values())
+    ids = [uuid.UUID(e["event_id"]) for e in unique]
+    assert all(u.version == 8 and u.hex == e["event_id"] for u, e in zip(ids, unique, strict=True))
+    seqs = [e.get("seq", 0) for e in unique]  # seq 0 is the default: left out on the wire
+    assert [u.int & ((1 << 62) - 1) for u in ids] == seqs
+    assert sorted(seqs) == list(range(len(unique))), "one id per span, none skipped"
+    assert len({u.int >> 64 for u in ids}) == 2, "one run id per start"
 
 
 def test_pause_records_nothing_and_resumes_by_itself(desktop, broker, tmp_path):
