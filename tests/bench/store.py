@@ -103,9 +103,40 @@ REPORT_PANELS = ["Per person", "Productivity per person", "Time per category",
                  "Top applications", "Top websites"]
 
 
+#: how the generated spans are identified: "collector", as the collectors make their ids
+#: (collector/spans.py, ``event_id``: one run per person and day, the sequence number going
+#: on across days), or "random", UUIDv4s (what another producer may send)
+IDS = "collector"
+
+
+def _collector_id_sql(d: int) -> str:
+    """``collector.spans.event_id(run, seq)`` in SQL, for person ``p``'s run of day ``d``."""
+    run = f"bitShiftRight(cityHash64(p, {d}, 'run'), 4)"
+    high = f"bitOr(bitOr(bitShiftLeft(bitShiftRight({run}, 12), 16), 0x8000), bitAnd({run}, 0xFFF))"
+    low = f"bitOr(0x8000000000000000, toUInt64({d} * {SPANS_PER_DAY} + k))"
+    return f"concat(leftPad(lower(hex({high})), 16, '0'), leftPad(lower(hex({low})), 16, '0'))"
+
+
+def check_collector_ids(client: Any) -> None:
+    """The SQL above makes exactly the ids the collector makes (or the bench is not honest)."""
+    from collector.spans import event_id
+    d = 9000
+    got = client.query(f"SELECT p, k, toUInt64(bitShiftRight(cityHash64(p, {d}, 'run'), 4)), "
+                       f"{_collector_id_sql(d)} FROM (SELECT number % 7 AS p, "
+                       "number * 131 % 800 AS k FROM numbers(50))").result_rows
+    for p, k, run, text in got:
+        expected = event_id(int(run), d * SPANS_PER_DAY + int(k))
+        if text != expected:
+            raise SystemExit(f"the bench's collector ids differ from the collector's: "
+                             f"{text} != {expected} (person {p}, slot {k})")
+
+
 def _gen_common(people: int, day: dt.date, start_person: int = 0) -> str:
     base_s = int(dt.datetime.combine(day, dt.time(8), dt.UTC).timestamp())
     d = (day - dt.date(2000, 1, 1)).days
+    eid = (_collector_id_sql(d) if IDS == "collector" else
+           "toString(reinterpretAsUUID(MD5(concat(toString(p), '-', toString({d}), '-', "
+           "toString(k)))))".replace("{d}", str(d)))
     apps = "[" + ",".join(f"'{a}'" for a in APPS) + "]"
     cats = "[" + ",".join(f"'{c}'" for c in CATEGORIES) + "]"
     prods = "[" + ",".join(f"'{p}'" for p in PRODUCTIVITY) + "]"
@@ -116,8 +147,7 @@ WITH intDiv(number, {SPANS_PER_DAY}) + {start_person} AS p, number % {SPANS_PER_
      s + 36250 + toInt64(h % 2000) AS e,
      toUInt8(h % 10) AS a,
      intDiv(s, 60000) * 60 AS m1, intDiv(e - 1, 60000) * 60 AS m2,
-     toString(reinterpretAsUUID(MD5(concat(toString(p), '-', toString({d}), '-',
-                                           toString(k))))) AS eid,
+     {eid} AS eid,
      concat('site', toString(intDiv(h, 10) % 30), '.example.com') AS site
 SELECT eid AS event_id, '{TENANT}' AS tenant, concat('user', toString(p)) AS user,
        concat('pc-', toString(p)) AS host, {apps}[a + 1] AS app,
@@ -240,6 +270,8 @@ def run(people: int, days: int, data_dir: Path, before: bool = True) -> dict[str
     client = connect(f"chdb://{data_dir}")
     store = ClientStore(client)
     meter = Meter(client)
+    if IDS == "collector":
+        check_collector_ids(client)
     migrate.applied_versions(store)
     for m in migrate.load_migrations():  # the store as migrations 0001-0006 made it
         if m.version < 7 or not before:
@@ -268,7 +300,7 @@ def run(people: int, days: int, data_dir: Path, before: bool = True) -> dict[str
         "{PEOPLE}", "tenant = '${tenant}' AND user IN (${person:singlequote})")
         for title, sql in new_panels.items()}
 
-    result: dict[str, Any] = {"people": people, "days": days, "spans": spans,
+    result: dict[str, Any] = {"people": people, "days": days, "ids": IDS, "spans": spans,
                               "minute_rows": minute_rows, "generate_s": generate_s}
     if before:
         print("  before (migrations 0001-0006, the old panels):", flush=True)
@@ -482,13 +514,15 @@ def section(results: list[dict[str, Any]]) -> str:
              "refreshed again) equals its answer before (checked by the bench). The machine "
              "is shared (2 cores, other engineers' tests running): the load average is "
              "given, times move with it. Command: `.venv/bin/python -m tests.bench.store "
-             "--people N --days 20` (`--after-only`: today's schema only); `make bench` runs "
-             "it at 400 people.", ""]
+             "--people N --days 20` (`--after-only`: today's schema only; `--ids random`: "
+             "UUIDv4 event ids); `make bench` runs it at 400 people.", ""]
     for r in results:
         person_days = r["people"] * r["days"]
         before = r.get("before", {})
         load = ", ".join(f"{x:.1f}" for x in r.get("load_average", []))
-        lines += [f"### {r['people']:,} people x {r['days']} working days "
+        ids = ("event ids as the collectors make them" if r.get("ids", "random") == "collector"
+               else "random UUIDv4 event ids")
+        lines += [f"### {r['people']:,} people x {r['days']} working days, {ids} "
                   f"({r['spans']:,} spans, {r['minute_rows']:,} minute rows; load average "
                   f"at the end {load})", "",
                   "| panel | before s | after s | ratio | before MB | after MB | "
@@ -536,13 +570,19 @@ def section(results: list[dict[str, Any]]) -> str:
     lines += ["Where the bytes are now: the two per-event tables, `spans_store` (the person "
               "timeline, 90 days) and `minutes_store` (the deduplication source of every "
               "total), hold nearly all of it; the aggregates are about 1.5 KB per person-day. "
-              "Before migration 0010, `event_id` was the largest column of both (14.7 and "
-              "15.7 KB per person-day: a UUID's text, near its 16 bytes of entropy per event "
-              "under ZSTD). Migration 0009 stores `spans_store`'s columns with codecs (25.6 "
-              "-> 21.8 KB); migration 0010 keeps the spans' id as a UUID's 16 bytes behind an "
-              "`event_id` ALIAS, keys the minute rows by a 64-bit hash of it and sorts both "
-              "tables by app within a person (44.0 -> 31.5 KB in all; docs/clickhouse.md, "
-              '"Storage per person-day", says what stands between that and 30). Migration '
+              "The event's identity was the largest part: a random UUID is 16 bytes that "
+              "nothing compresses, in each table. Migration 0009 stores `spans_store`'s "
+              "columns with codecs (25.6 -> 21.8 KB); migration 0010 keeps the spans' id as a "
+              "UUID's 16 bytes behind an `event_id` ALIAS, keys the minute rows by a 64-bit "
+              "hash of it and sorts both tables by app within a person (44.0 -> 31.5 KB in "
+              "all, random ids). The collectors' ids are UUIDv8s of a random run id and the "
+              "span's sequence number (`collector/spans.py`), and migration 0013 stores "
+              "`event_uuid` with ZSTD(3): a computer's spans then share their first 8 bytes "
+              "and the id costs about 1 KB per person-day instead of 11-12 "
+              '(docs/clickhouse.md, "Storage per person-day"). Ids are generated as the '
+              "collector makes them (one run per person and day, the sequence going on "
+              "across days; the bench checks its SQL against `collector.spans.event_id`), or "
+              "with `--ids random` as UUIDv4s, what another producer may send. Migration "
               "0007 sorts `minutes_store` by hour first, then person: an hour or a day is one "
               "range for the refresh and the dirty-hour reads, and a person's rows of an hour "
               "stay together (sorted by minute first, 1,600 people took 31.6 KB per "
@@ -579,6 +619,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--report-only", action="store_true",
                         help="only the report, clean and with an hour dirty, per query, on "
                              "the store kept in --data-dir (generated there the first time)")
+    parser.add_argument("--ids", choices=["collector", "random"], default="collector",
+                        help="event ids as the collectors make them (default) or random "
+                             "UUIDv4s, as another producer may send them")
     parser.add_argument("--label", default="after",
                         help="with --report-only: the label of this run in --json")
     parser.add_argument("--record-report", type=Path, nargs="+", metavar="JSON",
@@ -586,6 +629,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--record", type=Path, nargs="+", metavar="JSON",
                         help="only record these saved results (smallest first) in BENCHMARKS.md")
     args = parser.parse_args(argv)
+    global IDS
+    IDS = args.ids
     if args.record_report:
         from tests.bench.report import record as write_section
         results = [orjson.loads(p.read_text()) for p in args.record_report]
