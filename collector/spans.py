@@ -13,11 +13,14 @@ number (``seq``, kept across restarts by the spool): see :func:`event_id`.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from schemas.activity import SCHEMA_ID, ActivityEvent
+
+logger = logging.getLogger(__name__)
 
 RUN_ID_BITS = 60
 SEQ_BITS = 62
@@ -97,8 +100,13 @@ class SpanBuilder:
                  run_id: int | None = None) -> None:
         self.identity = identity
         self.policy = policy or SpanPolicy()
-        self.next_seq = next_seq
         self.run_id = new_run_id() if run_id is None else run_id
+        if not 0 <= next_seq < 1 << SEQ_BITS:
+            # a damaged spool: start again at 0 (the fresh run id keeps the ids apart)
+            logger.warning("the stored sequence number %d is out of range: numbering the "
+                           "spans from 0 again", next_seq)
+            next_seq = 0
+        self.next_seq = next_seq
         self._new_id = new_id
         self.open: OpenSpan | None = None
 
@@ -106,6 +114,8 @@ class SpanBuilder:
         if end_ms <= span.start_ms:
             return None
         s, ident = span.first, self.identity
+        if self.next_seq >= 1 << SEQ_BITS:  # 2^62 spans: never, but then a run of its own
+            self.run_id, self.next_seq = new_run_id(), 0
         event = ActivityEvent(
             schema=SCHEMA_ID,
             event_id=self._new_id() if self._new_id else event_id(self.run_id, self.next_seq),

@@ -76,3 +76,21 @@ def test_run_ids_are_random_and_use_all_their_bits():
     for r in ids:
         merged |= r
     assert merged == (1 << RUN_ID_BITS) - 1  # no bit stuck at zero
+
+
+@pytest.mark.parametrize("stored", [-1, -(1 << 70), 1 << SEQ_BITS, (1 << 63) - 1])
+def test_a_damaged_stored_sequence_starts_again_at_0_and_the_collector_keeps_working(stored,
+                                                                                    caplog):
+    b = SpanBuilder(IDENT, next_seq=stored, run_id=7)
+    events = spans(b, 4)
+    assert [e.seq for e in events] == [0, 1, 2]
+    assert [e.event_id for e in events] == [event_id(7, s) for s in range(3)]
+    assert "out of range" in caplog.text
+
+
+def test_the_last_sequence_number_of_a_run_is_followed_by_a_new_run():
+    last = (1 << SEQ_BITS) - 1
+    b = SpanBuilder(IDENT, next_seq=last, run_id=7)
+    first, second = spans(b, 3)
+    assert (first.seq, first.event_id) == (last, event_id(7, last))
+    assert second.seq == 0 and b.run_id != 7 and second.event_id == event_id(b.run_id, 0)
