@@ -37,7 +37,9 @@ class Budget:
             raise ValueError(f"a budget of {total_s:.0f}s leaves nothing after the "
                              f"teardown's {reserve_s:.0f}s")
         self.total_s = total_s
-        self.deadline = time.monotonic() + total_s - reserve_s
+        self.started = time.monotonic()
+        self.deadline = self.started + total_s - reserve_s
+        self._marks: list[tuple[str, float]] = []
 
     @classmethod
     def of(cls, request: pytest.FixtureRequest) -> Budget:
@@ -47,6 +49,19 @@ class Budget:
             raise pytest.UsageError(f"{request.node.nodeid}: a fault test declares its "
                                     "budget with @pytest.mark.timeout(seconds)")
         return cls(float(marker.args[0]))
+
+    def mark(self, done: str) -> None:
+        """Note that the phase ``done`` ended now (for :meth:`spent`)."""
+        self._marks.append((done, time.monotonic()))
+
+    def spent(self) -> str:
+        """How long each marked phase took, and the whole test so far, of its budget."""
+        parts, since = [], self.started
+        for done, at in self._marks:
+            parts.append(f"{done} {at - since:.0f}s")
+            since = at
+        return (f"{time.monotonic() - self.started:.0f}s of the {self.total_s:.0f}s budget"
+                + (f" ({', '.join(parts)})" if parts else ""))
 
     def left(self, cap: float, keep: float = 0.0) -> float:
         """``cap`` seconds, or what is left of the budget less ``keep`` (time needed after

@@ -89,11 +89,13 @@ def test_leader_loss_rolling_restart_and_controller_loss_lose_and_double_nothing
         time.sleep(PHASE_S)
         restart(cluster, leader, budget)
         time.sleep(PHASE_S)
+        budget.mark("leader loss")
 
         for node in cluster.nodes:                 # 2. rolling restart of all brokers
             assert cluster.stop_node(node.node_id) is not None
             restart(cluster, node.node_id, budget)
         time.sleep(PHASE_S)
+        budget.mark("rolling restart")
 
         controller = cluster.active_controller()   # 3. the active controller's loss
         cluster.kill9(controller)
@@ -102,6 +104,7 @@ def test_leader_loss_rolling_restart_and_controller_loss_lose_and_double_nothing
         time.sleep(PHASE_S)
         restart(cluster, controller, budget)
         time.sleep(PHASE_S)
+        budget.mark("controller loss")
 
         assert p.worker.alive() and p.sink.alive(), "worker and sink rode through every fault"
         assert_ledger(p, budget)

@@ -20,6 +20,7 @@ the hourly and daily views too, and in the aggregate tables ``hours_agg`` and
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -42,6 +43,7 @@ from tests.faults.fleet import duration_ms
 from tests.faults.ledger import Budget, describe_missing, log_tail, missing_by_collector
 
 pytestmark = pytest.mark.integration
+logger = logging.getLogger(__name__)
 
 FULL = os.environ.get("FAULTS_SCALE") == "full"
 PHASE_S = 20.0 if FULL else 6.0
@@ -112,6 +114,7 @@ class Pipeline:
         self.start_worker()
         wait_for(lambda: self.healthy(f"http://127.0.0.1:{self.web}/health"),
                  budget.left(120), "the worker")
+        budget.mark("start-up")
         for n in range(COLLECTORS):
             self.start_collector(n)
         time.sleep(PHASE_S)
@@ -183,6 +186,7 @@ def test_every_event_exactly_once_through_every_fault(budget, tmp_path):
 
         p.start_collector(COLLECTORS, rate=RATE * COLLECTORS * 10)  # 6. a 10x burst
         time.sleep(PHASE_S)
+        budget.mark("faults")
 
         assert_ledger(p, budget)
     finally:
@@ -257,6 +261,7 @@ def assert_ledger(p: Pipeline, budget: Budget) -> None:
         wait_for(lambda c=child: not c.alive(), budget.left(360, keep=REPORT_S),
                  f"collector {n} to drain")
         assert child.proc.returncode == 0, child.log_tail()
+    budget.mark("collectors drained")
 
     expected: dict[str, int] = {}
     per_user: dict[str, int] = {}
@@ -283,7 +288,9 @@ def assert_ledger(p: Pipeline, budget: Budget) -> None:
         count = stored()
     if count < len(expected):
         pytest.fail(f"after {time.monotonic() - waited:.0f}s, {count} of {len(expected)} "
-                    f"events in ClickHouse:\n{p.report_missing(expected, made_by)}")
+                    f"events in ClickHouse; {budget.spent()}:\n"
+                    f"{p.report_missing(expected, made_by)}")
+    budget.mark("every event in ClickHouse")
     time.sleep(3)  # anything extra that would arrive has arrived
 
     spans = p.query("SELECT event_id, count(), sum(dateDiff('millisecond', start, end)) "
@@ -313,6 +320,7 @@ def assert_ledger(p: Pipeline, budget: Budget) -> None:
                               f"FROM deskpulse.{table} WHERE tenant = 'faults' "
                               "GROUP BY user"))
         assert totals == per_user, f"{table} holds every event exactly once"
+    logger.info("ledger kept: %s", budget.spent())
 
 
 @pytest.mark.timeout(150)
@@ -351,6 +359,7 @@ def test_the_ledger_names_the_missing_events_and_where_they_are(budget, tmp_path
         assert "group deskpulse-streams: committed up to every end\n" in report
         assert "group deskpulse-sink: " in report
         assert "worker /health: (200, {" in report and "sink /health: (200, {" in report
+        assert "of the 150s budget (start-up " in report
         assert "--- worker log (alive: True)" in report and "--- sink log (alive: True)" in report
     finally:
         p.stop()

@@ -60,3 +60,11 @@ def test_a_budget_gives_each_wait_at_most_what_is_left() -> None:
     assert budget.left(120) == 1.0  # a last look, never a negative wait
     with pytest.raises(ValueError, match="leaves nothing"):
         Budget(60, reserve_s=60)
+
+
+def test_a_budget_says_how_long_each_phase_took() -> None:
+    budget = Budget(600, reserve_s=60)
+    assert budget.spent() == "0s of the 600s budget"
+    budget.started -= 30
+    budget.mark("start-up")
+    assert budget.spent() == "30s of the 600s budget (start-up 30s)"
