@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import NewTopic
 
 from schemas import topics
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, TopicSpec
 from tests.conftest import wait_for
 from tests.faults.ledger import Budget
 from tests.faults.test_matrix import FULL, PHASE_S, Pipeline, assert_ledger
@@ -46,7 +48,7 @@ def cluster(tmp_path):
         pytest.skip(f"real Kafka tier: {reason}")
     with kafka.KafkaCluster(tmp_path / "kafka", nodes=3) as brokers:
         admin = brokers.admin()
-        new = [NewTopic(t.name, 1 if t.single_partition else 4, 3,
+        new = [NewTopic(t.name, partitions(t), 3,
                         config={"min.insync.replicas": "2",
                                 **({"cleanup.policy": "compact"} if t.compacted else {})})
                for t in ALL_TOPICS]
@@ -56,10 +58,21 @@ def cluster(tmp_path):
         yield brokers
 
 
+def partitions(spec: TopicSpec) -> int:
+    return 1 if spec.single_partition else 4
+
+
 def fully_replicated(cluster: kafka.KafkaCluster) -> bool:
-    meta = cluster.admin().list_topics(timeout=10)
-    return all(p.leader >= 0 and len(p.isrs) == 3 for t in ALL_TOPICS
-               for p in meta.topics[t.name].partitions.values())
+    return replicated(cluster.admin().list_topics(timeout=10).topics)
+
+
+def replicated(meta: Mapping[str, Any]) -> bool:
+    """Every partition of every topic in the metadata ``meta`` led and with 3 replicas in
+    sync. (The broker asked may not know a topic just created yet, or not all of its
+    partitions: that topic is not replicated yet either.)"""
+    return all(t.name in meta and len(meta[t.name].partitions) == partitions(t)
+               and all(p.leader >= 0 and len(p.isrs) == 3
+                       for p in meta[t.name].partitions.values()) for t in ALL_TOPICS)
 
 
 def activity_leader(cluster: kafka.KafkaCluster) -> int:

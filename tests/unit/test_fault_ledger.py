@@ -4,10 +4,13 @@ missing events."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from schemas.topics import ALL_TOPICS
 from tests.faults.ledger import Budget, describe_missing, log_tail, seq_ranges
+from tests.faults.test_kafka_cluster import partitions, replicated
 
 
 def test_seq_ranges_are_the_consecutive_runs() -> None:
@@ -68,3 +71,20 @@ def test_a_budget_says_how_long_each_phase_took() -> None:
     budget.started -= 30
     budget.mark("start-up")
     assert budget.spent() == "30s of the 600s budget (start-up 30s)"
+
+
+def _meta(isrs: int = 3, leader: int = 1, skip: str | None = None, short: str | None = None):
+    return {t.name: SimpleNamespace(partitions={
+        n: SimpleNamespace(leader=leader, isrs=list(range(isrs)))
+        for n in range(partitions(t) - (t.name == short))})
+        for t in ALL_TOPICS if t.name != skip}
+
+
+def test_the_cluster_is_replicated_once_every_partition_has_its_leader_and_3_in_sync() -> None:
+    assert replicated(_meta())
+    assert not replicated(_meta(isrs=2))
+    assert not replicated(_meta(leader=-1))
+    # a topic just created that the broker asked does not know yet (this raised KeyError,
+    # failing the cluster fixture), or knows only some partitions of
+    assert not replicated(_meta(skip="deskpulse.activity"))
+    assert not replicated(_meta(short="deskpulse.spans"))
