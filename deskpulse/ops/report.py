@@ -171,13 +171,17 @@ def _daily_sections(store: SqlStore, r: TimeRange, variables: dict[str, Any]) ->
     """Productivity per person, time per category, and per day and person, ordered as the
     panels order them."""
     _, rows = store.query(expand(_DAILY_SECTIONS, r, variables))
-    productivity = sorted(([u, p, n, un, pct] for g, _, u, _, _, p, n, un, pct, *_ in rows
-                           if g == _PERSON), key=lambda x: (-x[1], x[0]))
-    categories = sorted(([c, pr, a, people] for g, _, _, c, pr, *_, a, _, people, active
-                         in rows if g == _CATEGORY and active > 0),
+    sets: dict[int, list[Any]] = {_PERSON: [], _CATEGORY: [], _DAY_PERSON: []}
+    for row in rows:  # one pass (a row per person and day: tens of thousands)
+        sets[row[0]].append(row)
+    # columns: g, day, user, category, productivity, productive h, neutral h,
+    # unproductive h, productive %, active h, idle h, people, rows with active time
+    productivity = sorted(([x[2], x[5], x[6], x[7], x[8]] for x in sets[_PERSON]),
+                          key=lambda x: (-x[1], x[0]))
+    categories = sorted(([x[3], x[4], x[9], x[11]] for x in sets[_CATEGORY] if x[12] > 0),
                         key=lambda x: (-x[2], x[0]))
-    daily = sorted(([d, u, a, i] for g, d, u, *_, a, i, _, _ in rows if g == _DAY_PERSON),
-                   key=lambda x: (x[0], x[1]))
+    daily = [[x[1], x[2], x[9], x[10]] for x in sets[_DAY_PERSON]]
+    daily.sort()  # by day, then person (each pair once)
     return productivity, categories, daily
 
 
