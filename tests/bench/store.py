@@ -588,8 +588,9 @@ def section(results: list[dict[str, Any]]) -> str:
               "stay together (sorted by minute first, 1,600 people took 31.6 KB per "
               "person-day in `minutes_store`, 22.1 this way: a span's two minute rows then "
               "lie apart).", ""]
-    if len(results) > 1:
-        a, b = results[0], results[-1]
+    same_ids = [r for r in results if r.get("ids") == results[-1].get("ids")]
+    if len(same_ids) > 1:
+        a, b = same_ids[0], same_ids[-1]
         scale = b["people"] / a["people"]
         lines += [f"### Growth from {a['people']:,} to {b['people']:,} people ({scale:.0f}x)",
                   "", "| panel | time after | memory after | rows read after |",
