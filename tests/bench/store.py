@@ -109,9 +109,14 @@ REPORT_PANELS = ["Per person", "Productivity per person", "Time per category",
 IDS = "collector"
 
 
+def _run_id_sql(d: int) -> str:
+    """Person ``p``'s run id on day ``d`` (60 bits, as ``collector.spans.new_run_id``)."""
+    return f"bitShiftRight(cityHash64(p, {d}, 'run'), 4)"
+
+
 def _collector_id_sql(d: int) -> str:
     """``collector.spans.event_id(run, seq)`` in SQL, for person ``p``'s run of day ``d``."""
-    run = f"bitShiftRight(cityHash64(p, {d}, 'run'), 4)"
+    run = _run_id_sql(d)
     high = f"bitOr(bitOr(bitShiftLeft(bitShiftRight({run}, 12), 16), 0x8000), bitAnd({run}, 0xFFF))"
     low = f"bitOr(0x8000000000000000, toUInt64({d} * {SPANS_PER_DAY} + k))"
     return f"concat(leftPad(lower(hex({high})), 16, '0'), leftPad(lower(hex({low})), 16, '0'))"
@@ -121,7 +126,7 @@ def check_collector_ids(client: Any) -> None:
     """The SQL above makes exactly the ids the collector makes (or the bench is not honest)."""
     from collector.spans import event_id
     d = 9000
-    got = client.query(f"SELECT p, k, toUInt64(bitShiftRight(cityHash64(p, {d}, 'run'), 4)), "
+    got = client.query(f"SELECT p, k, toUInt64({_run_id_sql(d)}), "
                        f"{_collector_id_sql(d)} FROM (SELECT number % 7 AS p, "
                        "number * 131 % 800 AS k FROM numbers(50))").result_rows
     for p, k, run, text in got:
@@ -135,8 +140,8 @@ def _gen_common(people: int, day: dt.date, start_person: int = 0) -> str:
     base_s = int(dt.datetime.combine(day, dt.time(8), dt.UTC).timestamp())
     d = (day - dt.date(2000, 1, 1)).days
     eid = (_collector_id_sql(d) if IDS == "collector" else
-           "toString(reinterpretAsUUID(MD5(concat(toString(p), '-', toString({d}), '-', "
-           "toString(k)))))".replace("{d}", str(d)))
+           f"toString(reinterpretAsUUID(MD5(concat(toString(p), '-', toString({d}), '-', "
+           "toString(k)))))")
     apps = "[" + ",".join(f"'{a}'" for a in APPS) + "]"
     cats = "[" + ",".join(f"'{c}'" for c in CATEGORIES) + "]"
     prods = "[" + ",".join(f"'{p}'" for p in PRODUCTIVITY) + "]"
