@@ -100,8 +100,11 @@ def defuse_formula(value: Any) -> Any:
 def csv_row(row: Iterable[Any]) -> list[Any]:
     """A result row as CSV cells: printable (line breaks kept) and no text a formula
     (window titles and URLs are written by whoever names a window or a page)."""
-    return [defuse_formula(safe_cell(v, keep_lines=True)) if isinstance(v, str)
-            else safe_cell(v, keep_lines=True) for v in row]
+    cells = []
+    for v in row:
+        cell = safe_cell(v, keep_lines=True)
+        cells.append(defuse_formula(cell) if isinstance(v, str) else cell)  # not a number's text
+    return cells
 
 
 def safe_rows(rows: Iterable[Iterable[Any]], *, keep_lines: bool = False) -> list[list[Any]]:
